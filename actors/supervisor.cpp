@@ -1,0 +1,209 @@
+#include "actors/supervisor.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+
+#include <caf/all.hpp>
+
+#include "actors/action_actor.hpp"
+
+namespace cluster_actions {
+
+namespace {
+
+struct registered_type {
+  param_schema params;
+  action_actor actor;
+  /// The current or last run, as last pushed by the action actor.
+  std::optional<action_status> status;
+};
+
+struct supervisor_state {
+  supervisor_settings settings;
+  std::map<std::string, registered_type> types;
+  /// Types whose queued run waits for a slot, in arrival order.
+  std::deque<std::string> waiting;
+  /// Types whose run was given a slot and has not ended yet.
+  std::set<std::string> admitted;
+  std::mt19937_64 random{std::random_device{}()};
+  /// Set by shutdown: no new runs; delivered once every run has ended.
+  std::optional<caf::typed_response_promise<std::size_t>> stopped;
+  std::size_t aborted_runs = 0;
+  static inline const char* name = "cluster_actions.supervisor";
+};
+
+using self_pointer = supervisor_actor::stateful_pointer<supervisor_state>;
+
+/// A random (version 4) UUID.
+std::string make_uid(std::mt19937_64& random) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::uniform_int_distribution<int> nibble(0, 15);
+  std::string uid = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
+  for (auto& c : uid)
+    if (c == 'x')
+      c = hex[nibble(random)];
+    else if (c == 'y')
+      c = hex[8 + nibble(random) % 4];
+  return uid;
+}
+
+bool has_live_run(const registered_type& type) {
+  return type.status && is_live(type.status->state);
+}
+
+/// Gives free slots to waiting runs, oldest first.
+void dispatch(self_pointer self) {
+  auto& st = self->state;
+  while (st.admitted.size() < st.settings.max_running_actions
+         && !st.waiting.empty()) {
+    auto name = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    auto& type = st.types.at(name);
+    self->send(type.actor, begin_atom::value, type.status->action_uid);
+    st.admitted.insert(std::move(name));
+  }
+}
+
+void deliver_if_stopped(self_pointer self) {
+  auto& st = self->state;
+  if (!st.stopped)
+    return;
+  if (std::none_of(st.types.begin(), st.types.end(),
+                   [](const auto& kv) { return has_live_run(kv.second); }))
+    st.stopped->deliver(st.aborted_runs);
+}
+
+caf::error unknown(const std::string& name) {
+  return caf::make_error(action_error::unknown_action,
+                         "no action type is named '" + name + "'");
+}
+
+caf::error nothing_to_show(const std::string& name) {
+  return caf::make_error(action_error::not_found,
+                         "action '" + name
+                           + "' is not running and has no status of a "
+                             "previous run");
+}
+
+supervisor_actor::behavior_type
+supervisor_behavior(self_pointer self, std::vector<action_type> types,
+                    supervisor_settings settings) {
+  auto& st = self->state;
+  st.settings = settings;
+  st.settings.max_running_actions
+    = std::max<std::size_t>(1, st.settings.max_running_actions);
+  for (auto& type : types) {
+    auto name = type.name;
+    auto params = type.params;
+    auto actor = spawn_action_actor(
+      self, caf::actor_cast<supervisor_actor>(self), std::move(type));
+    st.types.emplace(std::move(name),
+                     registered_type{std::move(params), std::move(actor), {}});
+  }
+  return {
+    [=](list_atom) {
+      std::vector<action_status> result;
+      for (const auto& [name, type] : self->state.types)
+        if (type.status)
+          result.push_back(*type.status);
+      return result;
+    },
+    [=](get_atom, const std::string& name) -> caf::result<action_status> {
+      auto i = self->state.types.find(name);
+      if (i == self->state.types.end())
+        return unknown(name);
+      if (!i->second.status)
+        return nothing_to_show(name);
+      return *i->second.status;
+    },
+    [=](start_atom, const std::string& name,
+        action_params& params) -> caf::result<action_status> {
+      auto& st = self->state;
+      if (st.stopped)
+        return caf::make_error(action_error::shutting_down,
+                               "the server is shutting down");
+      auto i = st.types.find(name);
+      if (i == st.types.end())
+        return unknown(name);
+      auto& type = i->second;
+      if (auto err = validate_params(type.params, params))
+        return err;
+      if (has_live_run(type))
+        return caf::make_error(action_error::conflict,
+                               "action '" + name + "' is already "
+                                 + std::string(to_string(type.status->state))
+                                 + " (action_uid "
+                                 + type.status->action_uid
+                                 + "); wait for it to finish or cancel it");
+      // Accepting the run drops the previous run's status.
+      type.status = action_status{name, make_uid(st.random),
+                                  action_state::queued, 0.0, {}, {}};
+      self->send(type.actor, queue_atom::value, type.status->action_uid,
+                 std::move(params));
+      st.waiting.push_back(name);
+      dispatch(self);
+      return *type.status;
+    },
+    [=](cancel_atom, const std::string& name) -> caf::result<action_status> {
+      auto& st = self->state;
+      auto i = st.types.find(name);
+      if (i == st.types.end())
+        return unknown(name);
+      auto& type = i->second;
+      if (!type.status)
+        return nothing_to_show(name);
+      if (is_terminal(type.status->state)) {
+        auto removed = std::move(*type.status);
+        type.status.reset();
+        return removed;
+      }
+      // A waiting run never gets a slot now; its actor cancels it.
+      st.waiting.erase(std::remove(st.waiting.begin(), st.waiting.end(), name),
+                       st.waiting.end());
+      return self->delegate(type.actor, cancel_atom::value);
+    },
+    [=](status_atom, action_status& pushed) {
+      auto& st = self->state;
+      auto i = st.types.find(pushed.name);
+      if (i == st.types.end() || !i->second.status
+          || i->second.status->action_uid != pushed.action_uid)
+        return; // about a run whose status was replaced or removed
+      auto ended = is_terminal(pushed.state);
+      i->second.status = std::move(pushed);
+      if (ended && st.admitted.erase(i->first) > 0)
+        dispatch(self);
+      if (ended)
+        deliver_if_stopped(self);
+    },
+    [=](shutdown_atom, caf::timespan grace) -> caf::result<std::size_t> {
+      auto& st = self->state;
+      if (st.stopped)
+        return caf::make_error(action_error::shutting_down,
+                               "shutdown already requested");
+      st.waiting.clear();
+      for (auto& [name, type] : st.types)
+        if (has_live_run(type)) {
+          ++st.aborted_runs;
+          self->send(type.actor, abort_atom::value, grace);
+        }
+      st.stopped = self->make_response_promise<std::size_t>();
+      auto result = *st.stopped;
+      deliver_if_stopped(self);
+      return result;
+    },
+  };
+}
+
+} // namespace
+
+supervisor_actor spawn_supervisor(caf::actor_system& system,
+                                  std::vector<action_type> types,
+                                  supervisor_settings settings) {
+  return system.spawn(supervisor_behavior, std::move(types), settings);
+}
+
+} // namespace cluster_actions

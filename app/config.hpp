@@ -1,0 +1,55 @@
+// The server's configuration: the JSON file of `--config`, validated whole,
+// or the embedded default.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "actors/action_type.hpp"
+#include "http/access.hpp"
+
+namespace cluster_actions::app {
+
+/// An action type whose work is a command run as an argv, without a shell.
+struct command_action {
+  std::string name;
+  std::vector<std::string> command;
+  param_schema params;
+  std::chrono::seconds timeout{3600};
+  std::chrono::seconds cancel_grace{10};
+};
+
+struct server_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9443; ///< 0 picks a free port
+  std::string data_dir = "./data";
+  bool tls = false;
+  std::size_t max_running_actions = 4;
+  std::vector<http::user> users;
+  std::vector<command_action> actions;
+};
+
+/// A configuration that cannot be used; what() names the file, the key and
+/// the problem, e.g. "cfg.json: actions.rotate_logs.timeout_s: must be a
+/// positive integer".
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Reads and validates the whole file; throws config_error.
+server_config load_config_file(const std::string& path);
+
+/// Validates JSON text; `origin` names it in errors. Throws config_error.
+server_config parse_config(const std::string& json_text,
+                           const std::string& origin);
+
+/// The embedded default: 127.0.0.1:9443, one admin `admin@cluster.local`
+/// with `admin_password`, and the built-in action types.
+server_config default_config(std::string admin_password);
+
+} // namespace cluster_actions::app

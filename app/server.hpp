@@ -1,0 +1,43 @@
+// The whole server assembled from a configuration: actor system,
+// supervisor, command action types and the REST front.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "app/config.hpp"
+
+namespace cluster_actions::app {
+
+class server {
+public:
+  /// Starts the actor system and the supervisor, and binds the listen
+  /// address (throws std::runtime_error when it cannot).
+  explicit server(server_config config);
+
+  /// Stops (see stop()) if still running.
+  ~server();
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// The bound port (the real one when the configuration asked for 0).
+  int port() const;
+
+  /// "http://HOST:PORT".
+  std::string url() const;
+
+  /// Serves requests on the calling thread until stop() is called.
+  void run();
+
+  /// Stops accepting connections, waits for run() to return, aborts every
+  /// live run and waits (bounded) until their processes are gone. Callable
+  /// from any thread except one serving a request; idempotent.
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace cluster_actions::app

@@ -1,0 +1,40 @@
+// Who may call what: the RS roles and their cluster-action permissions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cluster_actions::http {
+
+enum class role {
+  admin,
+  cluster_member,
+  cluster_viewer,
+  db_member,
+  db_viewer,
+  user_manager,
+  none,
+};
+
+enum class permission {
+  view_status_of_cluster_action,
+  start_cluster_action,
+  cancel_cluster_action,
+};
+
+/// The role named `name` ("admin", "db_viewer", ...), or nothing.
+std::optional<role> parse_role(std::string_view name);
+
+/// The RS permission table for cluster actions.
+bool has_permission(role who, permission what) noexcept;
+
+/// A Basic-auth user; the user name is the email.
+struct user {
+  std::string email;
+  std::string password;
+  http::role role = role::none;
+};
+
+} // namespace cluster_actions::http

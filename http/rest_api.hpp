@@ -1,0 +1,41 @@
+// The REST front: mounts the four /v1/cluster/actions endpoints on a
+// cpp-httplib server and turns each request into one typed request to the
+// supervisor.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "http/access.hpp"
+#include "messages/interfaces.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace cluster_actions::http {
+
+struct rest_settings {
+  /// How long a handler waits for the supervisor before answering 503.
+  std::chrono::milliseconds reply_timeout{5000};
+  /// Request bodies larger than this are refused with 413.
+  std::size_t max_body_bytes = 64 * 1024;
+  /// Worker threads of the HTTP server (each keep-alive connection holds one).
+  std::size_t threads = 64;
+  std::string realm = "cluster-actions";
+};
+
+/// Applies the socket, pool, timeout and error-handling settings the REST
+/// front relies on (TCP_NODELAY, pool size, keep-alive, JSON error bodies).
+void configure_server(httplib::Server& server, const rest_settings& settings);
+
+/// Mounts the endpoints. `system` and `supervisor` must outlive `server`'s
+/// last request: stop and join the server before the actor system goes.
+void mount_routes(httplib::Server& server, caf::actor_system& system,
+                  supervisor_actor supervisor, std::vector<user> users,
+                  const rest_settings& settings);
+
+} // namespace cluster_actions::http

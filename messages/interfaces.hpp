@@ -1,0 +1,82 @@
+// The typed interfaces of the cluster actions actors: the one header a CAF
+// program includes to talk to them.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/action_error.hpp"
+#include "messages/action_params.hpp"
+#include "messages/action_status.hpp"
+#include "messages/work_outcome.hpp"
+
+namespace cluster_actions {
+
+using list_atom = caf::atom_constant<caf::atom("ca_list")>;
+using get_atom = caf::atom_constant<caf::atom("ca_get")>;
+using start_atom = caf::atom_constant<caf::atom("ca_start")>;
+using cancel_atom = caf::atom_constant<caf::atom("ca_cancel")>;
+using status_atom = caf::atom_constant<caf::atom("ca_status")>;
+using shutdown_atom = caf::atom_constant<caf::atom("ca_shutdn")>;
+using queue_atom = caf::atom_constant<caf::atom("ca_queue")>;
+using begin_atom = caf::atom_constant<caf::atom("ca_begin")>;
+using abort_atom = caf::atom_constant<caf::atom("ca_abort")>;
+using started_atom = caf::atom_constant<caf::atom("ca_started")>;
+using progress_atom = caf::atom_constant<caf::atom("ca_progres")>;
+using finished_atom = caf::atom_constant<caf::atom("ca_finish")>;
+using stop_atom = caf::atom_constant<caf::atom("ca_stop")>;
+using kill_atom = caf::atom_constant<caf::atom("ca_kill")>;
+using timeout_atom = caf::atom_constant<caf::atom("ca_timeout")>;
+
+/// The supervisor: registry of action types, status of every type's current
+/// or last run, admission (conflicts, queueing under the running limit).
+/// Errors are `action_error`s.
+using supervisor_actor = caf::typed_actor<
+  /// The current or last run of every type that has one, ordered by name.
+  caf::replies_to<list_atom>::with<std::vector<action_status>>,
+  /// The current or last run of one type; `unknown_action` or `not_found`.
+  caf::replies_to<get_atom, std::string>::with<action_status>,
+  /// Admits a new run (status `queued`); `unknown_action`,
+  /// `invalid_params`, `conflict` or `shutting_down`.
+  caf::replies_to<start_atom, std::string, action_params>::with<action_status>,
+  /// Cancels a live run or removes a finished one's status, answering the
+  /// status as it stands afterwards; `unknown_action` or `not_found`.
+  caf::replies_to<cancel_atom, std::string>::with<action_status>,
+  /// Pushed by action actors on every change of their run.
+  caf::reacts_to<status_atom, action_status>,
+  /// Refuses new runs, aborts every live one and answers, once all of them
+  /// are terminal, how many it aborted. The grace is how long work may take
+  /// to stop before it is killed.
+  caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>>;
+
+/// The work of one run. It reports to its action actor with `started_atom`,
+/// then any number of `progress_atom`, then exactly one `finished_atom`
+/// (each carrying the run's uid, see `action_actor`), and stops itself.
+using worker_actor = caf::typed_actor<
+  /// Stop as soon as possible; still report `finished_atom` when stopped.
+  caf::reacts_to<stop_atom>,
+  /// The grace period is over: stop now.
+  caf::reacts_to<kill_atom>>;
+
+/// One action type: owns the state machine of its current run.
+using action_actor = caf::typed_actor<
+  // From the supervisor.
+  caf::reacts_to<queue_atom, std::string /* uid */, action_params>,
+  caf::reacts_to<begin_atom, std::string /* uid */>,
+  caf::replies_to<cancel_atom>::with<action_status>,
+  caf::reacts_to<abort_atom, caf::timespan /* grace */>,
+  // From the run's worker.
+  caf::reacts_to<started_atom, std::string /* uid */>,
+  caf::reacts_to<progress_atom, std::string /* uid */, double /* percent */>,
+  caf::reacts_to<finished_atom, std::string /* uid */, work_outcome>,
+  // From its own timers.
+  caf::reacts_to<timeout_atom, std::string /* uid */>,
+  caf::reacts_to<kill_atom, std::string /* uid */>>;
+
+} // namespace cluster_actions

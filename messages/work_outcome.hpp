@@ -1,0 +1,29 @@
+// How a run's work ended, as its worker reports it.
+#pragma once
+
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+namespace cluster_actions {
+
+struct work_outcome {
+  bool succeeded = false;
+  std::string error_code;    ///< snake_case, set when not succeeded
+  std::string error_message; ///< for an operator, set when not succeeded
+
+  static work_outcome success() {
+    return {true, {}, {}};
+  }
+  static work_outcome failure(std::string code, std::string message) {
+    return {false, std::move(code), std::move(message)};
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_outcome& x) {
+  return f(caf::meta::type_name("cluster_actions::work_outcome"), x.succeeded,
+           x.error_code, x.error_message);
+}
+
+} // namespace cluster_actions
