@@ -1,1 +1,186 @@
-// placeholder: replaced by its implementation
+#include "actors/command_work.hpp"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <set>
+#include <string_view>
+
+#include <caf/all.hpp>
+
+namespace cluster_actions {
+
+namespace {
+
+/// The worker's own interface adds the monitor's events to `worker_actor`.
+using command_worker_actor = worker_actor::extend_with<process_listener>;
+
+struct command_worker_state {
+  action_actor owner;
+  std::string uid;
+  std::shared_ptr<process_monitor> monitor;
+  process_monitor::run_id run = 0;
+  /// Set when the monitor reported that no process of the run is left.
+  bool ended = false;
+  double progress = 0;
+  std::string last_stderr_line;
+
+  /// Leaves nothing running behind, however the worker goes down.
+  ~command_worker_state() {
+    if (monitor && !ended)
+      monitor->signal(run, SIGKILL);
+  }
+
+  static inline const char* name = "cluster_actions.command_worker";
+};
+
+using self_pointer =
+  command_worker_actor::stateful_pointer<command_worker_state>;
+
+std::string_view trim(std::string_view text) {
+  auto space = [](char c) {
+    return std::isspace(static_cast<unsigned char>(c));
+  };
+  while (!text.empty() && space(text.front()))
+    text.remove_prefix(1);
+  while (!text.empty() && space(text.back()))
+    text.remove_suffix(1);
+  return text;
+}
+
+/// The percentage of a "progress: N" line, if `line` is one.
+std::optional<double> parse_progress(std::string_view line) {
+  constexpr std::string_view prefix = "progress:";
+  if (line.substr(0, prefix.size()) != prefix)
+    return std::nullopt;
+  auto number = trim(line.substr(prefix.size()));
+  double value = 0;
+  auto end = number.data() + number.size();
+  auto [last, error] = std::from_chars(number.data(), end, value);
+  if (error != std::errc{} || last != end || !std::isfinite(value))
+    return std::nullopt;
+  return std::clamp(value, 0.0, 100.0);
+}
+
+/// "ACTION_PARAM_" followed by `name` made a valid variable name.
+std::string param_variable(const std::string& name) {
+  std::string variable = "ACTION_PARAM_";
+  for (unsigned char c : name)
+    variable += std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
+  return variable;
+}
+
+/// The server's environment, with the variables describing `run` added or
+/// replacing the server's variables of the same names.
+std::vector<std::string> run_environment(const run_request& run) {
+  std::vector<std::string> added{"CLUSTER_ACTION_NAME=" + run.name,
+                                 "CLUSTER_ACTION_UID=" + run.uid};
+  for (const auto& [name, value] : run.params)
+    added.push_back(param_variable(name) + "=" + value.text);
+  std::set<std::string_view> names;
+  for (const auto& entry : added)
+    names.insert(std::string_view{entry}.substr(0, entry.find('=')));
+  std::vector<std::string> env;
+  for (auto entry = environ; *entry != nullptr; ++entry) {
+    std::string_view text{*entry};
+    if (names.count(text.substr(0, text.find('='))) == 0)
+      env.emplace_back(text);
+  }
+  env.insert(env.end(), added.begin(), added.end());
+  return env;
+}
+
+std::string signal_name(int sig) {
+  auto abbreviation = sigabbrev_np(sig);
+  auto number = "signal " + std::to_string(sig);
+  return abbreviation ? number + " (SIG" + abbreviation + ")" : number;
+}
+
+work_outcome outcome_of(const process_exit& exit,
+                        const std::string& last_stderr_line) {
+  if (exit.signal == 0 && exit.code == 0)
+    return work_outcome::success();
+  auto detail = last_stderr_line.empty() ? "" : ": " + last_stderr_line;
+  if (exit.signal != 0)
+    return work_outcome::failure("command_killed",
+                                 "command was killed by "
+                                   + signal_name(exit.signal) + detail);
+  return work_outcome::failure("command_failed",
+                               "command exited with status "
+                                 + std::to_string(exit.code) + detail);
+}
+
+void finish(self_pointer self, work_outcome outcome) {
+  self->state.ended = true;
+  self->send(self->state.owner, finished_atom::value, self->state.uid,
+             std::move(outcome));
+  self->quit();
+}
+
+command_worker_actor::behavior_type
+command_worker(self_pointer self, action_actor owner, std::string uid,
+               std::shared_ptr<process_monitor> monitor, process_spec spec) {
+  auto& st = self->state;
+  st.owner = std::move(owner);
+  st.uid = std::move(uid);
+  st.monitor = std::move(monitor);
+  // A stop or kill that comes before the process runs is queued behind its
+  // start by the monitor, so every signal can be passed on at once.
+  st.run = st.monitor->start(std::move(spec),
+                             caf::actor_cast<process_listener>(self));
+  self->monitor(st.owner);
+  self->set_down_handler([=](const caf::down_msg& msg) {
+    if (msg.source == self->state.owner.address())
+      self->quit(); // no one to report to: the state's destructor kills
+  });
+  return {
+    [=](stop_atom) {
+      self->state.monitor->signal(self->state.run, SIGTERM);
+    },
+    [=](kill_atom) {
+      self->state.monitor->signal(self->state.run, SIGKILL);
+    },
+    [=](proc_spawned_atom, pid_t) {
+      self->send(self->state.owner, started_atom::value, self->state.uid);
+    },
+    [=](proc_failed_atom, std::string message) {
+      finish(self, work_outcome::failure("spawn_failed", std::move(message)));
+    },
+    [=](proc_stdout_atom, const std::string& line) {
+      auto& st = self->state;
+      auto percent = parse_progress(line);
+      if (percent && *percent > st.progress) {
+        st.progress = *percent;
+        self->send(st.owner, progress_atom::value, st.uid, st.progress);
+      }
+    },
+    [=](proc_stderr_atom, const std::string& line) {
+      if (!trim(line).empty())
+        self->state.last_stderr_line = line;
+    },
+    [=](proc_exited_atom, const process_exit& exit) {
+      finish(self, outcome_of(exit, self->state.last_stderr_line));
+    },
+  };
+}
+
+} // namespace
+
+work_factory command_work(command_spec spec,
+                          std::shared_ptr<process_monitor> monitor) {
+  return [spec = std::move(spec), monitor = std::move(monitor)](
+           caf::local_actor* spawner, action_actor owner,
+           const run_request& run) -> worker_actor {
+    process_spec process{spec.argv, run_environment(run), spec.working_dir};
+    return spawner->spawn(command_worker, std::move(owner), run.uid, monitor,
+                          std::move(process));
+  };
+}
+
+} // namespace cluster_actions

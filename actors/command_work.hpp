@@ -1,0 +1,42 @@
+// Work that runs an external command: one process group per run, the run's
+// parameters in its environment, its progress read from its output.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/action_type.hpp"
+#include "actors/process_monitor.hpp"
+
+namespace cluster_actions {
+
+/// The command of an action type.
+struct command_spec {
+  /// `argv[0]` is the path of the executable: there is no PATH search, and
+  /// a relative path is relative to `working_dir`.
+  std::vector<std::string> argv;
+  /// Where the command runs; empty for the server's working directory.
+  std::string working_dir;
+};
+
+/// Work that runs `spec` through `monitor`, which must outlive the runs.
+///
+/// The command gets the server's environment plus `CLUSTER_ACTION_NAME`,
+/// `CLUSTER_ACTION_UID` and, for each parameter, `ACTION_PARAM_<NAME>` set to
+/// the parameter's text; NAME is the parameter's name upper-cased, with every
+/// character other than a letter, digit or '_' replaced by '_'. Parameters
+/// never reach the command line.
+///
+/// A stdout line "progress: N" reports N percent (clamped to 0..100; progress
+/// never goes back). The command succeeds when it exits with status 0, and
+/// the run finishes once nothing of its process group is left. Otherwise it
+/// fails with `spawn_failed`, `command_failed` (non-zero status) or
+/// `command_killed` (killed by a signal), quoting the last non-empty stderr
+/// line. `stop_atom` sends SIGTERM to the process group, `kill_atom` SIGKILL.
+/// A worker that goes down before its command has ended, or whose owner does,
+/// kills the process group.
+work_factory command_work(command_spec spec,
+                          std::shared_ptr<process_monitor> monitor);
+
+} // namespace cluster_actions
