@@ -1,1 +1,177 @@
-int main() { return 0; }
+// cluster-actions-server: serves cluster actions over HTTP until SIGINT or
+// SIGTERM, then stops every run and exits.
+//
+// Exit status: 0 after an orderly shutdown, 1 when the server cannot start
+// (e.g. the port is in use), 2 for a bad command line or configuration.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "app/config.hpp"
+#include "app/server.hpp"
+
+namespace cluster_actions::app {
+namespace {
+
+constexpr const char* usage = R"(usage: cluster-actions-server [--config FILE]
+
+Serves the cluster actions REST API until SIGINT or SIGTERM.
+
+  --config FILE  the JSON configuration (listen, data_dir, users, actions);
+                 without it: 127.0.0.1:9443, data_dir ./data, the built-in
+                 action types, and one admin user admin@cluster.local whose
+                 password is $CLUSTER_ACTIONS_ADMIN_PASSWORD or, when that is
+                 unset, generated and printed at start-up
+  --help         this text
+)";
+
+constexpr const char* password_variable = "CLUSTER_ACTIONS_ADMIN_PASSWORD";
+
+/// Sent to the main thread when run() returns; it matters only when nobody
+/// asked the server to stop.
+constexpr int server_ended_signal = SIGUSR1;
+
+/// 20 letters and digits from /dev/urandom (about 119 bits).
+std::string random_password() {
+  constexpr std::string_view alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::ifstream random{"/dev/urandom", std::ios::binary};
+  std::string password;
+  while (password.size() < 20) {
+    auto byte = static_cast<unsigned char>(random.get());
+    if (!random)
+      throw std::runtime_error("cannot read /dev/urandom");
+    // Rejecting the top bytes keeps every character equally likely.
+    if (byte < 256 / alphabet.size() * alphabet.size())
+      password += alphabet[byte % alphabet.size()];
+  }
+  return password;
+}
+
+/// The signals the main thread waits for; every other thread has them
+/// blocked, so none of them is interrupted or killed by one.
+sigset_t awaited_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, server_ended_signal);
+  return set;
+}
+
+int serve(server_config cfg, const std::optional<std::string>& password) {
+  // Before any thread exists, so that all of them inherit the mask.
+  const auto signals = awaited_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const auto admin = cfg.users.front().email;
+
+  server srv{std::move(cfg)};
+  const auto main_thread = pthread_self();
+  std::thread serving{[&] {
+    try {
+      srv.run();
+    } catch (const std::exception& e) {
+      std::cerr << "cluster-actions-server: " << e.what() << '\n';
+    }
+    pthread_kill(main_thread, server_ended_signal);
+  }};
+
+  if (password)
+    std::cout << "admin user: " << admin << ", generated password: "
+              << *password << '\n';
+  std::cout << "listening on " << srv.url() << std::endl;
+
+  int received = 0;
+  sigwait(&signals, &received);
+  const bool ended = received == server_ended_signal;
+  if (ended)
+    std::cerr << "server stopped unexpectedly, shutting down\n";
+  else
+    std::cerr << (received == SIGINT ? "SIGINT" : "SIGTERM")
+              << " received, shutting down\n";
+  srv.stop();
+  serving.join();
+  return ended ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/// What the command line asks for; nothing when it is wrong (the problem
+/// has been printed).
+struct options {
+  bool help = false;
+  std::optional<std::string> config_path;
+};
+
+std::optional<options> parse_options(int argc, char** argv) {
+  options result;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    const bool config = arg == "--config" || arg.substr(0, 9) == "--config=";
+    std::string problem;
+    if (arg == "--help" || arg == "-h")
+      result.help = true;
+    else if (!config)
+      problem = "unexpected argument '" + std::string{arg} + "'";
+    else if (result.config_path)
+      problem = "--config given twice";
+    else if (arg != "--config")
+      result.config_path = std::string{arg.substr(9)};
+    else if (i + 1 < argc)
+      result.config_path = argv[++i];
+    else
+      problem = "--config needs a FILE";
+    if (!problem.empty()) {
+      std::cerr << "cluster-actions-server: " << problem << "\n" << usage;
+      return std::nullopt;
+    }
+  }
+  return result;
+}
+
+/// The file's configuration, or the default one with the admin password from
+/// the environment or, failing that, a generated one (returned to be shown).
+std::pair<server_config, std::optional<std::string>>
+configure(const options& opts) {
+  if (opts.config_path)
+    return {load_config_file(*opts.config_path), std::nullopt};
+  if (const char* password = std::getenv(password_variable)) {
+    if (*password == '\0')
+      throw config_error(std::string{password_variable} + " is set but empty");
+    return {default_config(password), std::nullopt};
+  }
+  auto generated = random_password();
+  return {default_config(generated), generated};
+}
+
+} // namespace
+} // namespace cluster_actions::app
+
+int main(int argc, char** argv) {
+  using namespace cluster_actions::app;
+  auto opts = parse_options(argc, argv);
+  if (!opts)
+    return 2;
+  if (opts->help) {
+    std::cout << usage;
+    return EXIT_SUCCESS;
+  }
+  try {
+    auto [cfg, generated_password] = configure(*opts);
+    return serve(std::move(cfg), generated_password);
+  } catch (const config_error& e) {
+    std::cerr << "cluster-actions-server: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cluster-actions-server: " << e.what() << '\n';
+    return EXIT_FAILURE;
+  }
+}

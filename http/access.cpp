@@ -1,1 +1,40 @@
-// placeholder: replaced by its implementation
+#include "http/access.hpp"
+
+#include <array>
+#include <utility>
+
+namespace cluster_actions::http {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, role>, 7> role_names{{
+  {"admin", role::admin},
+  {"cluster_member", role::cluster_member},
+  {"cluster_viewer", role::cluster_viewer},
+  {"db_member", role::db_member},
+  {"db_viewer", role::db_viewer},
+  {"user_manager", role::user_manager},
+  {"none", role::none},
+}};
+
+} // namespace
+
+std::optional<role> parse_role(std::string_view name) {
+  for (const auto& [text, value] : role_names)
+    if (text == name)
+      return value;
+  return std::nullopt;
+}
+
+bool has_permission(role who, permission what) noexcept {
+  switch (what) {
+    case permission::view_status_of_cluster_action:
+      return who != role::none;
+    case permission::start_cluster_action:
+    case permission::cancel_cluster_action:
+      return who == role::admin;
+  }
+  return false;
+}
+
+} // namespace cluster_actions::http

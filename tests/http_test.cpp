@@ -1,1 +1,689 @@
-// placeholder: replaced by its implementation
+// The REST front against a real server on an ephemeral loopback port: every
+// status code, the bodies, authentication and roles, and command runs seen
+// through the API.
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <signal.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "app/server.hpp"
+#include "http/rest_api.hpp"
+#include "messages/type_ids.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+namespace app = cluster_actions::app;
+namespace http = cluster_actions::http;
+using cluster_actions::param_decl;
+using cluster_actions::param_type;
+
+constexpr const char* password = "s3cret:with colon";
+const std::string list_path = "/v1/cluster/actions";
+
+const std::vector<std::string> role_names{
+  "admin",     "cluster_member", "cluster_viewer", "db_member",
+  "db_viewer", "user_manager",   "none",
+};
+
+std::string email_of(const std::string& role) {
+  return role + "@example.com";
+}
+
+std::string action_path(const std::string& name) {
+  return list_path + "/" + name;
+}
+
+/// A fresh directory under the system's temporary one, removed afterwards.
+class temp_dir {
+public:
+  temp_dir() {
+    auto pattern = (std::filesystem::temp_directory_path() / "http-test-XXXXXX")
+                     .string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  std::string file(const std::string& name) const {
+    return (path_ / name).string();
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// An action type whose command is `/bin/sh -c script`.
+app::command_action shell_action(std::string name, std::string script,
+                                 cluster_actions::param_schema params = {}) {
+  app::command_action action;
+  action.name = std::move(name);
+  action.command = {"/bin/sh", "-c", std::move(script)};
+  action.params = std::move(params);
+  action.timeout = 30s;
+  action.cancel_grace = 1s;
+  return action;
+}
+
+std::string quoted(const std::string& path) {
+  return "'" + path + "'";
+}
+
+/// Waits in the script until the test creates `path`.
+std::string wait_for_file(const std::string& path) {
+  return "while [ ! -e " + quoted(path) + " ]; do sleep 0.01; done";
+}
+
+/// A configuration with a user of every role and the action types the
+/// tests use; `dir` holds the files the commands and the tests share.
+app::server_config test_config(const temp_dir& dir) {
+  app::server_config config;
+  config.host = "127.0.0.1";
+  config.port = 0;
+  config.data_dir = dir.file("data");
+  config.max_running_actions = 4;
+  for (const auto& role : role_names)
+    config.users.push_back(
+      {email_of(role), password, *http::parse_role(role)});
+  auto& actions = config.actions;
+  actions.push_back(shell_action("quick", "exit 0"));
+  actions.push_back(shell_action("block", "exec sleep 30"));
+  actions.push_back(shell_action("block2", "exec sleep 30"));
+  actions.push_back(shell_action(
+    "params",
+    "printf '%s|%s|%s|%s' \"$ACTION_PARAM_TARGET\" \"$ACTION_PARAM_COUNT\" "
+    "\"$ACTION_PARAM_RATIO\" \"$ACTION_PARAM_FORCE\" > "
+      + quoted(dir.file("params.out")),
+    {{"target", param_decl{param_type::string, true}},
+     {"count", param_decl{param_type::integer, false}},
+     {"ratio", param_decl{param_type::number, false}},
+     {"force", param_decl{param_type::boolean, false}}}));
+  actions.push_back(shell_action("progress",
+                                 "echo 'progress: 25'; "
+                                   + wait_for_file(dir.file("gate1"))
+                                   + "; echo 'progress: 60'; "
+                                   + wait_for_file(dir.file("gate2"))));
+  actions.push_back(shell_action(
+    "failing", "echo 'all fine so far'; echo 'first problem' >&2; "
+               "echo 'disk \"full\"' >&2; exit 3"));
+  actions.push_back(shell_action("stubborn",
+                                 "trap '' TERM; echo $$ > "
+                                   + quoted(dir.file("stubborn.pid"))
+                                   + "; while :; do sleep 0.05; done"));
+  auto slow = shell_action("slow", "exec sleep 30");
+  slow.timeout = 1s;
+  actions.push_back(std::move(slow));
+  return config;
+}
+
+httplib::Client make_client(int port) {
+  httplib::Client client{"127.0.0.1", port};
+  client.set_connection_timeout(5s);
+  client.set_read_timeout(10s);
+  return client;
+}
+
+httplib::Client make_client(int port, const std::string& role) {
+  auto client = make_client(port);
+  client.set_basic_auth(email_of(role).c_str(), password);
+  return client;
+}
+
+/// An app::server serving on its own thread until destroyed.
+class test_server {
+public:
+  explicit test_server(app::server_config config)
+    : server_(std::move(config)), thread_([this] { server_.run(); }) {
+    // nop
+  }
+  ~test_server() {
+    server_.stop();
+    thread_.join();
+  }
+
+  /// A client with the credentials of the user of `role`.
+  httplib::Client client(const std::string& role = "admin") const {
+    return make_client(server_.port(), role);
+  }
+  /// A client without credentials.
+  httplib::Client anonymous() const {
+    return make_client(server_.port());
+  }
+
+private:
+  app::server server_;
+  std::thread thread_;
+};
+
+json parse_body(const httplib::Result& res) {
+  REQUIRE(res);
+  INFO(res->body);
+  return json::parse(res->body);
+}
+
+/// Checks an error response: status, JSON content type, the two fields.
+json require_error(const httplib::Result& res, int status,
+                   const std::string& error_code) {
+  REQUIRE(res);
+  INFO(res->status << " " << res->body);
+  CHECK(res->status == status);
+  CHECK(res->get_header_value("Content-Type") == "application/json");
+  auto body = json::parse(res->body);
+  CHECK(body.size() == 2);
+  CHECK(body.at("error_code") == error_code);
+  CHECK(body.at("description").is_string());
+  CHECK_FALSE(body.at("description").get<std::string>().empty());
+  return body;
+}
+
+/// Checks a 200 action object and returns it.
+json require_action(const httplib::Result& res, const std::string& name) {
+  REQUIRE(res);
+  INFO(res->status << " " << res->body);
+  REQUIRE(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "application/json");
+  auto body = json::parse(res->body);
+  CHECK(body.at("name") == name);
+  CHECK_FALSE(body.at("action_uid").get<std::string>().empty());
+  CHECK(body.at("status").is_string());
+  CHECK(body.at("progress").is_number_float());
+  auto failed = body["status"] == "failed" || body["status"] == "aborted";
+  CHECK(body.contains("error_code") == failed);
+  CHECK(body.contains("error_message") == failed);
+  return body;
+}
+
+using predicate = std::function<bool(const json&)>;
+
+predicate status_is(std::string status) {
+  return [status](const json& action) { return action["status"] == status; };
+}
+
+/// Polls GET of `name` until `done` holds for its action object; fails
+/// after `within`.
+json wait_for_status(httplib::Client& client, const std::string& name,
+                     const predicate& done, std::chrono::milliseconds within
+                                            = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  json last;
+  for (;;) {
+    auto res = client.Get(action_path(name).c_str());
+    REQUIRE(res);
+    if (res->status == 200) {
+      last = json::parse(res->body);
+      if (done(last))
+        return last;
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      FAIL("no wanted status of " << name << " in time; last: " << last.dump()
+                                  << " (HTTP " << res->status << ")");
+    std::this_thread::sleep_for(5ms); // poll interval
+  }
+}
+
+/// Waits until a command has created `path`.
+void wait_for_path(const std::string& path, std::chrono::milliseconds within
+                                            = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (!std::filesystem::exists(path)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      FAIL("no " << path << " in time");
+    std::this_thread::sleep_for(5ms); // poll interval
+  }
+}
+
+void touch(const std::string& path) {
+  std::ofstream{path};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+httplib::Result post_json(httplib::Client& client, const std::string& name,
+                          const std::string& body) {
+  return client.Post(action_path(name).c_str(), body, "application/json");
+}
+
+} // namespace
+
+TEST_CASE("lists, gets, starts and removes runs") {
+  temp_dir dir;
+  test_server server{test_config(dir)};
+  auto admin = server.client();
+
+  SECTION("an empty list") {
+    auto res = admin.Get(list_path.c_str());
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->get_header_value("Content-Type") == "application/json");
+    CHECK(res->body == R"({"actions":[]})");
+  }
+
+  SECTION("GET of an unknown type or of a type without a run is 404") {
+    require_error(admin.Get(action_path("nope").c_str()), 404,
+                  "unknown_action");
+    require_error(admin.Get(action_path("quick").c_str()), 404, "not_found");
+  }
+
+  SECTION("POST of an unknown type is 400") {
+    require_error(admin.Post(action_path("nope").c_str()), 400,
+                  "unknown_action");
+  }
+
+  SECTION("a body that is not a JSON object is 400") {
+    for (auto body : {"[1]", "\"text\"", "42", "null"})
+      require_error(post_json(admin, "params", body), 400, "invalid_body");
+    auto error = require_error(post_json(admin, "params", "{\"target\": "),
+                               400, "invalid_body");
+    CHECK_THAT(error["description"].get<std::string>(),
+               Catch::Contains("line 1, column"));
+  }
+
+  SECTION("parameters that do not fit the declaration are 400") {
+    for (auto body : {R"({"target": "a", "colour": "red"})", // undeclared
+                      R"({"count": 3})",                     // missing
+                      R"({"target": 5})",                    // wrong type
+                      R"({"target": "a", "count": 1.5})",
+                      R"({"target": "a", "force": "yes"})"}) {
+      INFO(body);
+      require_error(post_json(admin, "params", body), 400, "invalid_params");
+    }
+    // Nothing was started.
+    require_error(admin.Get(action_path("params").c_str()), 404, "not_found");
+  }
+
+  SECTION("POST answers the queued run; a live run is a conflict") {
+    auto run = require_action(admin.Post(action_path("block").c_str()),
+                              "block");
+    CHECK(run["status"] == "queued");
+    CHECK(run["progress"].get<double>() == 0.0);
+    require_error(admin.Post(action_path("block").c_str()), 409, "conflict");
+    wait_for_status(admin, "block", status_is("running"));
+    require_error(admin.Post(action_path("block").c_str()), 409, "conflict");
+    auto res = admin.Get(list_path.c_str());
+    auto list = parse_body(res);
+    REQUIRE(list["actions"].size() == 1);
+    CHECK(list["actions"][0]["action_uid"] == run["action_uid"]);
+  }
+
+  SECTION("a finished run is replaced by the next one") {
+    auto first = require_action(admin.Post(action_path("quick").c_str()),
+                                "quick");
+    wait_for_status(admin, "quick", status_is("completed"));
+    auto second = require_action(admin.Post(action_path("quick").c_str()),
+                                 "quick");
+    CHECK(second["status"] == "queued");
+    CHECK(second["action_uid"] != first["action_uid"]);
+    auto shown = wait_for_status(admin, "quick", status_is("completed"));
+    CHECK(shown["action_uid"] == second["action_uid"]);
+    auto list = parse_body(admin.Get(list_path.c_str()));
+    CHECK(list["actions"].size() == 1);
+  }
+
+  SECTION("DELETE of a finished run removes it; of nothing it is 404") {
+    require_action(admin.Post(action_path("quick").c_str()), "quick");
+    auto done = wait_for_status(admin, "quick", status_is("completed"));
+    auto removed = require_action(admin.Delete(action_path("quick").c_str()),
+                                  "quick");
+    CHECK(removed["action_uid"] == done["action_uid"]);
+    require_error(admin.Get(action_path("quick").c_str()), 404, "not_found");
+    require_error(admin.Delete(action_path("quick").c_str()), 404,
+                  "not_found");
+    require_error(admin.Delete(action_path("nope").c_str()), 404,
+                  "unknown_action");
+    CHECK(admin.Get(list_path.c_str())->body == R"({"actions":[]})");
+  }
+}
+
+TEST_CASE("paths and methods outside the API") {
+  temp_dir dir;
+  test_server server{test_config(dir)};
+  auto admin = server.client();
+
+  SECTION("an unknown path is 404") {
+    for (auto path : {"/", "/v1/cluster", "/v1/cluster/actions/",
+                      "/v1/cluster/actions/quick/more", "/v2/cluster/actions"}) {
+      INFO(path);
+      require_error(admin.Get(path), 404, "not_found");
+    }
+  }
+
+  SECTION("a method a path does not serve is 405 with Allow") {
+    auto check = [](const httplib::Result& res, const std::string& allow) {
+      require_error(res, 405, "method_not_allowed");
+      CHECK(res->get_header_value("Allow") == allow);
+    };
+    for (const auto& path : {list_path, action_path("quick")}) {
+      auto allow = path == list_path ? "GET" : "GET, POST, DELETE";
+      INFO(path);
+      check(admin.Put(path.c_str(), "{}", "application/json"), allow);
+      check(admin.Patch(path.c_str(), "{}", "application/json"), allow);
+      check(admin.Options(path.c_str()), allow);
+    }
+    check(admin.Post(list_path.c_str()), "GET");
+    check(admin.Delete(list_path.c_str()), "GET");
+  }
+
+  SECTION("a body above the limit is 413") {
+    std::string body = R"({"target": ")" + std::string(70 * 1024, 'x') + "\"}";
+    require_error(post_json(admin, "params", body), 413, "payload_too_large");
+  }
+}
+
+TEST_CASE("authentication and the role table") {
+  temp_dir dir;
+  test_server server{test_config(dir)};
+
+  // "nope" is no action type: an allowed request reaches the supervisor,
+  // which refuses it, and no run is started.
+  struct endpoint {
+    std::string label;
+    std::function<httplib::Result(httplib::Client&)> call;
+    int allowed_status;
+    bool admin_only;
+  };
+  const std::vector<endpoint> endpoints{
+    {"GET list", [](auto& c) { return c.Get(list_path.c_str()); }, 200, false},
+    {"GET one", [](auto& c) { return c.Get(action_path("nope").c_str()); },
+     404, false},
+    {"POST", [](auto& c) { return c.Post(action_path("nope").c_str()); }, 400,
+     true},
+    {"DELETE", [](auto& c) { return c.Delete(action_path("nope").c_str()); },
+     404, true},
+  };
+
+  SECTION("each role gets exactly its permissions") {
+    for (const auto& role : role_names) {
+      auto client = server.client(role);
+      for (const auto& ep : endpoints) {
+        INFO(role << " " << ep.label);
+        auto permitted = role == "admin" || (role != "none" && !ep.admin_only);
+        auto res = ep.call(client);
+        REQUIRE(res);
+        if (permitted)
+          CHECK(res->status == ep.allowed_status);
+        else
+          require_error(res, 403, "forbidden");
+      }
+    }
+  }
+
+  SECTION("missing, wrong or malformed credentials are 401") {
+    auto with_user = [&](const std::string& email, const std::string& pw) {
+      auto client = server.anonymous();
+      client.set_basic_auth(email.c_str(), pw.c_str());
+      return client;
+    };
+    auto with_header = [&](const std::string& header) {
+      auto client = server.anonymous();
+      client.set_default_headers({{"Authorization", header}});
+      return client;
+    };
+    std::vector<std::pair<std::string, httplib::Client>> clients;
+    clients.emplace_back("no credentials", server.anonymous());
+    clients.emplace_back("wrong password", with_user(email_of("admin"), "x"));
+    clients.emplace_back("password prefix",
+                         with_user(email_of("admin"), "s3cret"));
+    clients.emplace_back("unknown user",
+                         with_user("ghost@example.com", password));
+    clients.emplace_back("not base64", with_header("Basic !!not-base64!!"));
+    // base64 of "admin@example.com": no colon, no password.
+    clients.emplace_back("no colon",
+                         with_header("Basic YWRtaW5AZXhhbXBsZS5jb20="));
+    clients.emplace_back("other scheme", with_header("Bearer abc"));
+    clients.emplace_back("scheme only", with_header("Basic"));
+    for (auto& [label, client] : clients) {
+      for (const auto& ep : endpoints) {
+        INFO(label << " " << ep.label);
+        auto res = ep.call(client);
+        require_error(res, 401, "unauthorized");
+        CHECK(res->get_header_value("WWW-Authenticate")
+              == "Basic realm=\"cluster-actions\"");
+        CHECK(res->body.find("s3cret") == std::string::npos);
+      }
+    }
+  }
+
+  SECTION("the scheme is case-insensitive; a password may hold colons") {
+    auto client = server.anonymous();
+    // base64 of "admin@example.com:s3cret:with colon".
+    client.set_default_headers(
+      {{"Authorization",
+        "basic  YWRtaW5AZXhhbXBsZS5jb206czNjcmV0OndpdGggY29sb24="}});
+    auto res = client.Get(list_path.c_str());
+    REQUIRE(res);
+    CHECK(res->status == 200);
+  }
+}
+
+TEST_CASE("command runs seen through the API") {
+  temp_dir dir;
+  auto config = test_config(dir);
+
+  SECTION("parameters reach the command as its environment") {
+    test_server server{config};
+    auto admin = server.client();
+    auto body = R"({"target": "it's $HOME; \"x\"", "count": -12,
+                    "ratio": 0.25, "force": true})";
+    require_action(post_json(admin, "params", body), "params");
+    wait_for_status(admin, "params", status_is("completed"));
+    CHECK(read_file(dir.file("params.out")) == "it's $HOME; \"x\"|-12|0.25|true");
+  }
+
+  SECTION("progress rises and is 100.0 on completion") {
+    test_server server{config};
+    auto admin = server.client();
+    require_action(admin.Post(action_path("progress").c_str()), "progress");
+    auto at = [](double percent) {
+      return [percent](const json& action) {
+        return action["progress"].get<double>() == percent;
+      };
+    };
+    CHECK(wait_for_status(admin, "progress", at(25.0))["status"] == "running");
+    touch(dir.file("gate1"));
+    CHECK(wait_for_status(admin, "progress", at(60.0))["status"] == "running");
+    touch(dir.file("gate2"));
+    wait_for_status(admin, "progress", status_is("completed"));
+    auto res = admin.Get(action_path("progress").c_str());
+    auto done = require_action(res, "progress");
+    CHECK(done["progress"].get<double>() == 100.0);
+    // A float on the wire, not the integer 100.
+    CHECK_THAT(res->body, Catch::Contains("\"progress\":100.0"));
+  }
+
+  SECTION("a failing command reports its exit status and stderr") {
+    test_server server{config};
+    auto admin = server.client();
+    require_action(admin.Post(action_path("failing").c_str()), "failing");
+    auto failed = wait_for_status(admin, "failing", status_is("failed"));
+    CHECK(failed["error_code"] == "command_failed");
+    auto message = failed["error_message"].get<std::string>();
+    CHECK_THAT(message, Catch::Contains("status 3"));
+    CHECK_THAT(message, Catch::Contains("disk \"full\""));
+    CHECK(failed["progress"].is_number_float());
+  }
+
+  SECTION("cancelling a running run") {
+    test_server server{config};
+    auto admin = server.client();
+    require_action(admin.Post(action_path("block").c_str()), "block");
+    wait_for_status(admin, "block", status_is("running"));
+    auto cancelling = require_action(admin.Delete(action_path("block").c_str()),
+                                     "block");
+    CHECK(cancelling["status"] == "cancelling");
+    wait_for_status(admin, "block", status_is("cancelled"));
+    require_action(admin.Delete(action_path("block").c_str()), "block");
+    require_error(admin.Get(action_path("block").c_str()), 404, "not_found");
+  }
+
+  SECTION("cancelling a queued run ends it at once") {
+    config.max_running_actions = 1;
+    test_server server{config};
+    auto admin = server.client();
+    require_action(admin.Post(action_path("block").c_str()), "block");
+    wait_for_status(admin, "block", status_is("running"));
+    auto queued = require_action(admin.Post(action_path("block2").c_str()),
+                                 "block2");
+    CHECK(queued["status"] == "queued");
+    CHECK(parse_body(admin.Get(action_path("block2").c_str()))["status"]
+          == "queued");
+    auto cancelled = require_action(
+      admin.Delete(action_path("block2").c_str()), "block2");
+    CHECK(cancelled["status"] == "cancelled");
+    CHECK(cancelled["action_uid"] == queued["action_uid"]);
+  }
+
+  SECTION("a command that ignores SIGTERM is killed after the grace") {
+    test_server server{config};
+    auto admin = server.client();
+    require_action(admin.Post(action_path("stubborn").c_str()), "stubborn");
+    wait_for_status(admin, "stubborn", status_is("running"));
+    wait_for_path(dir.file("stubborn.pid"));
+    auto group = std::stoi(read_file(dir.file("stubborn.pid")));
+    auto asked = std::chrono::steady_clock::now();
+    auto cancelling = require_action(
+      admin.Delete(action_path("stubborn").c_str()), "stubborn");
+    CHECK(cancelling["status"] == "cancelling");
+    // Still cancelling while it ignores SIGTERM; DELETE is accepted again.
+    CHECK(require_action(admin.Delete(action_path("stubborn").c_str()),
+                         "stubborn")["status"]
+          == "cancelling");
+    wait_for_status(admin, "stubborn", status_is("cancelled"));
+    CHECK(std::chrono::steady_clock::now() - asked >= 900ms);
+    // Nothing of its process group is left.
+    CHECK(kill(-group, 0) == -1);
+    CHECK(errno == ESRCH);
+  }
+
+  SECTION("a run past its timeout fails with a timeout") {
+    test_server server{config};
+    auto admin = server.client();
+    require_action(admin.Post(action_path("slow").c_str()), "slow");
+    auto failed = wait_for_status(admin, "slow", status_is("failed"));
+    CHECK(failed["error_code"] == "timeout");
+    CHECK_FALSE(failed["error_message"].get<std::string>().empty());
+  }
+
+  SECTION("of 40 concurrent starts of one type exactly one wins") {
+    test_server server{config};
+    constexpr int callers = 40;
+    std::vector<int> statuses(callers, 0);
+    std::mutex mutex;
+    std::condition_variable go;
+    bool started = false;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < callers; ++i)
+      threads.emplace_back([&, i] {
+        auto client = server.client();
+        {
+          std::unique_lock<std::mutex> guard{mutex};
+          go.wait(guard, [&] { return started; });
+        }
+        if (auto res = client.Post(action_path("block").c_str()))
+          statuses[i] = res->status;
+      });
+    {
+      std::lock_guard<std::mutex> guard{mutex};
+      started = true;
+    }
+    go.notify_all();
+    for (auto& thread : threads)
+      thread.join();
+    CHECK(std::count(statuses.begin(), statuses.end(), 200) == 1);
+    CHECK(std::count(statuses.begin(), statuses.end(), 409) == callers - 1);
+  }
+}
+
+namespace {
+
+/// A supervisor that never answers a list and is shutting down: what the
+/// REST front does when the actors cannot serve.
+struct silent_state {
+  std::vector<caf::typed_response_promise<
+    std::vector<cluster_actions::action_status>>>
+    pending;
+};
+
+cluster_actions::supervisor_actor::behavior_type
+silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
+                  silent_state>
+                    self) {
+  using namespace cluster_actions;
+  auto stopping = [] { return caf::make_error(action_error::shutting_down); };
+  return {
+    [self](list_atom) {
+      self->state.pending.push_back(
+        self->make_response_promise<std::vector<action_status>>());
+      return self->state.pending.back();
+    },
+    [](get_atom, const std::string&) -> caf::result<action_status> {
+      return caf::make_error(action_error::not_found);
+    },
+    [stopping](start_atom, const std::string&,
+               const action_params&) -> caf::result<action_status> {
+      return stopping();
+    },
+    [](cancel_atom, const std::string&) -> caf::result<action_status> {
+      return caf::make_error(action_error::not_found);
+    },
+    [](status_atom, const action_status&) {},
+    [](shutdown_atom, caf::timespan) { return std::size_t{0}; },
+  };
+}
+
+} // namespace
+
+TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
+  caf::actor_system_config cfg;
+  cluster_actions::add_message_types(cfg);
+  caf::actor_system system{cfg};
+  auto supervisor = system.spawn(silent_supervisor);
+  http::rest_settings settings;
+  settings.reply_timeout = 200ms;
+  settings.threads = 2;
+  {
+    httplib::Server server;
+    http::configure_server(server, settings);
+    http::mount_routes(server, system, supervisor,
+                       {{email_of("admin"), password, http::role::admin}},
+                       settings);
+    auto port = server.bind_to_any_port("127.0.0.1");
+    std::thread serving{[&] { server.listen_after_bind(); }};
+    {
+      auto admin = make_client(port, "admin");
+      auto timed_out = admin.Get(list_path.c_str());
+      require_error(timed_out, 503, "service_unavailable");
+      CHECK(timed_out->get_header_value("Retry-After") == "1");
+      auto stopping = admin.Post(action_path("quick").c_str());
+      require_error(stopping, 503, "shutting_down");
+      CHECK(stopping->get_header_value("Retry-After") == "1");
+    }
+    server.stop();
+    serving.join();
+  }
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+}

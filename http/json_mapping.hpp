@@ -1,0 +1,32 @@
+// The JSON the REST front speaks: action objects, error bodies, and the
+// parameters of a POST body. Translation only; no business rules.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/action_params.hpp"
+#include "messages/action_status.hpp"
+
+namespace cluster_actions::http {
+
+/// The action object of one run: name, action_uid, status, progress (always
+/// a JSON float) and, when failed or aborted, error_code and error_message.
+std::string action_json(const action_status& status);
+
+/// `{"actions": [...]}`.
+std::string action_list_json(const std::vector<action_status>& statuses);
+
+/// `{"error_code": ..., "description": ...}`.
+std::string error_json(std::string_view error_code,
+                       std::string_view description);
+
+/// The parameters of a POST body: none for an empty body, one per member of
+/// a JSON object otherwise. Anything else yields nothing and sets `problem`
+/// to a description for the client (with the position of a parse error).
+std::optional<action_params> parse_params(const std::string& body,
+                                          std::string& problem);
+
+} // namespace cluster_actions::http
