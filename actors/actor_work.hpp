@@ -171,8 +171,9 @@ void watch_stop(caf::scheduled_actor* self, const work_context& ctx);
 /// handlers must not block. The actor is killed the same way if its action
 /// actor goes down (the supervisor exited).
 ///
-/// An actor that ends without reporting, or dies of an exception, fails the
-/// run with `error_code` `worker_exited`.
+/// An actor that ends without reporting, or dies of an exception, ends the
+/// run with `error_code` `worker_exited` (`failed`, or `aborted` if it had
+/// not reported `started`).
 template <class Fun>
 work_factory actor_work(Fun fun) {
   using self_pointer = typename detail::first_param<Fun>::type;

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include <caf/all.hpp>
@@ -42,7 +43,7 @@ struct stepper_state {
 /// reporting progress after each. Parameters choose its misbehaviour:
 /// - `start`: "now" (default), "late" (reports started after a second),
 ///   "never" (fails before starting), "vanish" (quits without reporting at
-///   its first step);
+///   its first step), "throw" (throws at its first step);
 /// - `on_stop`: "poll" (default: no stop handler, checks
 ///   `stop_requested()` at each step), "handle" (a stop handler that
 ///   finishes at once), "ignore" (a stop handler that carries on; it also
@@ -78,6 +79,8 @@ work_factory stepper(std::map<std::string, seen_run>* seen) {
                                        + std::to_string(st.step + 1));
         if (start == "vanish")
           return self->quit();
+        if (start == "throw")
+          throw std::runtime_error("step crashed");
         ++st.step;
         if (st.step == st.fail_at)
           return ctx.fail("step_failed",
@@ -281,6 +284,19 @@ TEST_CASE_METHOD(fixture, "a C++ worker that ends without reporting fails",
   auto status = get("alpha");
   CHECK(status->state == s::failed);
   CHECK(status->error_code == "worker_exited");
+}
+
+TEST_CASE_METHOD(fixture, "a C++ worker that throws fails the run",
+                 "[actor_work]") {
+  REQUIRE(start("alpha", with({{"start", "throw"}})));
+  watch("alpha");
+  advance(1s);
+  auto status = get("alpha");
+  CHECK(status->state == s::failed);
+  CHECK(status->error_code == "worker_exited");
+  auto reason = gone();
+  REQUIRE(reason);
+  CHECK(*reason); // an error, not a normal exit
 }
 
 TEST_CASE_METHOD(fixture, "a live C++ run conflicts with a new one of its type",
