@@ -8,6 +8,7 @@
 
 namespace cluster_actions::http {
 
+/// The Redis Enterprise roles.
 enum class role {
   admin,
   cluster_member,
@@ -18,6 +19,7 @@ enum class role {
   none,
 };
 
+/// What a request needs: one per endpoint kind (view, start, cancel).
 enum class permission {
   view_status_of_cluster_action,
   start_cluster_action,

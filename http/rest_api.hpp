@@ -18,6 +18,7 @@ class Server;
 
 namespace cluster_actions::http {
 
+/// How the REST front serves; the defaults are the server's.
 struct rest_settings {
   /// How long a handler waits for the supervisor before answering 503.
   std::chrono::milliseconds reply_timeout{5000};
@@ -25,6 +26,7 @@ struct rest_settings {
   std::size_t max_body_bytes = 64 * 1024;
   /// Worker threads of the HTTP server (each keep-alive connection holds one).
   std::size_t threads = 64;
+  /// The realm of the `WWW-Authenticate` header of a 401.
   std::string realm = "cluster-actions";
 };
 
@@ -32,8 +34,12 @@ struct rest_settings {
 /// front relies on (TCP_NODELAY, pool size, keep-alive, JSON error bodies).
 void configure_server(httplib::Server& server, const rest_settings& settings);
 
-/// Mounts the endpoints. `system` and `supervisor` must outlive `server`'s
-/// last request: stop and join the server before the actor system goes.
+/// Mounts the four /v1/cluster/actions endpoints on a host's server; only
+/// `users` may call them (HTTP Basic auth, their role deciding what they
+/// may do). Each request is one typed request to `supervisor`, from a fresh
+/// `caf::scoped_actor` of `system`. `system` and `supervisor` must outlive
+/// `server`'s last request: stop and join the server before the actor
+/// system goes.
 void mount_routes(httplib::Server& server, caf::actor_system& system,
                   supervisor_actor supervisor, std::vector<user> users,
                   const rest_settings& settings);

@@ -9,6 +9,9 @@
 
 namespace cluster_actions {
 
+/// Why the supervisor refused a request. Compare a `caf::error` with these
+/// directly (`err == action_error::conflict`); `add_message_types` registers
+/// the category so that `actor_system::render` names them.
 enum class action_error : std::uint8_t {
   unknown_action = 1, ///< no action type of that name
   invalid_params,     ///< the parameters do not match the type's declaration

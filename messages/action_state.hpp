@@ -8,6 +8,9 @@
 
 namespace cluster_actions {
 
+/// Where a run is. A run moves only queued -> starting | cancelled,
+/// starting -> running | aborted, running -> completed | failed | cancelling
+/// | aborted, cancelling -> cancelled.
 enum class action_state : std::uint8_t {
   queued,     ///< accepted, waiting for a free slot
   starting,   ///< picked up, its work is being started

@@ -9,10 +9,11 @@
 
 namespace cluster_actions {
 
+/// A snapshot of one run, as the supervisor answers and action actors push.
 struct action_status {
   std::string name;       ///< the action type
   std::string action_uid; ///< unique per run
-  action_state state = action_state::queued;
+  action_state state = action_state::queued; ///< where the run is
   double progress = 0.0;     ///< percent done, 0 to 100, never lowered
   std::string error_code;    ///< set when failed or aborted
   std::string error_message; ///< set when failed or aborted

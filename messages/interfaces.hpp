@@ -18,6 +18,12 @@
 
 namespace cluster_actions {
 
+// The atoms, all prefixed "ca_" so that they do not clash with a host's:
+// requests to the supervisor (list, get, start, cancel, shutdown), status
+// pushes to it (status), the supervisor's orders to action actors (queue,
+// begin, abort), a worker's reports (started, progress, finished), an action
+// actor's orders to its worker (stop, kill; see `worker_actor`) and its
+// timer (timeout).
 using list_atom = caf::atom_constant<caf::atom("ca_list")>;
 using get_atom = caf::atom_constant<caf::atom("ca_get")>;
 using start_atom = caf::atom_constant<caf::atom("ca_start")>;
@@ -58,6 +64,7 @@ using supervisor_actor = caf::typed_actor<
 /// The work of one run. It reports to its action actor with `started_atom`,
 /// then any number of `progress_atom`, then exactly one `finished_atom`
 /// (each carrying the run's uid, see `action_actor`), and stops itself.
+/// `command_work` and `actor_work` (actors/) make such workers.
 using worker_actor = caf::typed_actor<
   /// Stop as soon as possible; still report `finished_atom` when stopped.
   caf::reacts_to<stop_atom>,

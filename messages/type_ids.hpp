@@ -9,8 +9,20 @@
 
 #include "messages/interfaces.hpp"
 
-/// The block starts well above `caf::first_custom_type_id` so that a host's
-/// own block, which conventionally starts there, does not clash with it.
+/// The type-ID block of this library: IDs `caf::first_custom_type_id + 1000`
+/// (1200) up to `caf::id_block::cluster_actions::end` (exclusive; 1207 now).
+///
+/// A host's own block conventionally starts at `caf::first_custom_type_id`
+/// (200): it may use the 1000 IDs below this block, or start after it, at
+/// `caf::id_block::cluster_actions::end`. Two blocks that share an ID fail to
+/// compile in any file that includes both ("redefinition of
+/// caf::type_by_id<N>"), so a clash cannot go unnoticed.
+///
+/// In CAF 0.17.6 the IDs exist at compile time only: `add_message_types`
+/// registers each type under its name ("cluster_actions::action_status"),
+/// and the name is what crosses a process boundary, so every node must run a
+/// build of this library with the same type names. (CAF 0.18 and later use
+/// the IDs at run time as well.) Atoms need no registration.
 CAF_BEGIN_TYPE_ID_BLOCK(cluster_actions, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(cluster_actions, (cluster_actions::action_state))
   CAF_ADD_TYPE_ID(cluster_actions, (cluster_actions::action_status))
@@ -24,8 +36,9 @@ CAF_END_TYPE_ID_BLOCK(cluster_actions)
 
 namespace cluster_actions {
 
-/// Adds the message types and the error category of this library to a
-/// host's configuration. Call it once, before the actor system is made.
+/// Adds the message types of this library (the block above) and its error
+/// category (`action_error`, rendered as e.g. "conflict: ...") to a host's
+/// configuration. Call it once, before the actor system is made from `cfg`.
 void add_message_types(caf::actor_system_config& cfg);
 
 } // namespace cluster_actions

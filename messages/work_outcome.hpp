@@ -7,14 +7,17 @@
 
 namespace cluster_actions {
 
+/// What a worker reports with `finished_atom`.
 struct work_outcome {
-  bool succeeded = false;
+  bool succeeded = false; ///< the work did what it was asked
   std::string error_code;    ///< snake_case, set when not succeeded
   std::string error_message; ///< for an operator, set when not succeeded
 
+  /// The work succeeded.
   static work_outcome success() {
     return {true, {}, {}};
   }
+  /// The work failed; `code` is snake_case, `message` a sentence.
   static work_outcome failure(std::string code, std::string message) {
     return {false, std::move(code), std::move(message)};
   }
