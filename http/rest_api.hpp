@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 
 #include "http/access.hpp"
+#include "http/login_throttle.hpp"
 #include "messages/interfaces.hpp"
 
 namespace httplib {
@@ -26,6 +27,9 @@ struct rest_settings {
   /// Worker threads of the HTTP server (each keep-alive connection holds one).
   std::size_t threads = 64;
   std::string realm = "cluster-actions";
+  /// Failed logins per client address before it gets 429 (see
+  /// login_throttle).
+  login_throttle::settings throttle = {};
 };
 
 /// Applies the socket, pool, timeout and error-handling settings the REST
@@ -34,6 +38,7 @@ void configure_server(httplib::Server& server, const rest_settings& settings);
 
 /// Mounts the endpoints. `system` and `supervisor` must outlive `server`'s
 /// last request: stop and join the server before the actor system goes.
+/// Throws std::invalid_argument for users user_directory refuses.
 void mount_routes(httplib::Server& server, caf::actor_system& system,
                   supervisor_actor supervisor, std::vector<user> users,
                   const rest_settings& settings);
