@@ -103,6 +103,7 @@ app::server_config test_config(const temp_dir& dir) {
   app::server_config config;
   config.host = "127.0.0.1";
   config.port = 0;
+  config.tls.mode = app::tls_mode::off; // plain HTTP: loopback only
   config.data_dir = dir.file("data");
   config.max_running_actions = 4;
   for (const auto& role : role_names)
