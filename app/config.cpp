@@ -15,10 +15,15 @@
 #include <string_view>
 #include <utility>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+
+#include "app/tls.hpp"
+#include "http/password_hash.hpp"
 
 namespace cluster_actions::app {
 namespace {
@@ -81,6 +86,17 @@ std::string upper_case(std::string text) {
   return text;
 }
 
+/// nlohmann's message for invalid JSON, from "parse error at line ..."
+/// on, without what the lexer last read: that may be part of a password.
+std::string describe_parse_error(std::string_view text) {
+  // Drop the "[json.exception.parse_error.101] " prefix; keep the position.
+  if (auto end = text.find("] "); end != std::string_view::npos)
+    text.remove_prefix(end + 2);
+  if (auto read = text.find("; last read:"); read != std::string_view::npos)
+    text.remove_suffix(text.size() - read);
+  return std::string{text};
+}
+
 /// Rejects invalid JSON with its position, and keys repeated within one
 /// object: nlohmann::json keeps only the last of them, so a copy-pasted
 /// action or a second "timeout_s" would otherwise vanish silently.
@@ -113,11 +129,7 @@ public:
 
   bool parse_error(std::size_t, const std::string&,
                    const json::exception& error) override {
-    // Drop the "[json.exception.parse_error.101] " prefix; keep the position.
-    std::string_view text = error.what();
-    if (auto end = text.find("] "); end != std::string_view::npos)
-      text.remove_prefix(end + 2);
-    fail_at(origin_, "", "invalid JSON: " + std::string{text});
+    fail_at(origin_, "", "invalid JSON: " + describe_parse_error(error.what()));
   }
 
 private:
@@ -202,7 +214,13 @@ public:
   node at(std::string_view key) const {
     if (auto found = find(key))
       return *found;
-    node{value_, member_path(path_, key), origin_}.fail("missing");
+    fail_missing(key, "missing");
+  }
+
+  /// Fails at `key` of this object, which is not there.
+  [[noreturn]] void fail_missing(std::string_view key,
+                                 const std::string& problem) const {
+    node{value_, member_path(path_, key), origin_}.fail(problem);
   }
 
   /// A key the object may have.
@@ -307,23 +325,48 @@ void read_listen(const node& listen, server_config& cfg) {
   cfg.port = static_cast<std::uint16_t>(number);
 }
 
-void read_tls(const node& tls) {
-  if (tls.value() == false)
-    return;
-  if (tls.value() == true || tls.value().is_object())
-    tls.fail("HTTPS is not supported yet; set \"tls\": false");
-  tls.fail("must be false (HTTPS is not supported yet)");
+tls_config read_tls(const node& tls) {
+  tls_config result;
+  if (tls.value() == false) {
+    result.mode = tls_mode::off;
+    return result;
+  }
+  if (!tls.value().is_object())
+    tls.fail("must be false (plain HTTP) or {\"cert_file\": ..., "
+             "\"key_file\": ...}; leave it out to serve HTTPS with a "
+             "self-signed certificate");
+  tls.expect_object({"cert_file", "key_file"});
+  result.mode = tls_mode::files;
+  result.cert_file = tls.at("cert_file").text();
+  result.key_file = tls.at("key_file").text();
+  return result;
 }
 
 http::user read_user(const node& entry) {
-  entry.expect_object({"email", "password", "role"});
+  entry.expect_object({"email", "password", "password_hash", "role"});
   http::user result;
   const auto email = entry.at("email");
   result.email = email.text();
   // RFC 7617: a Basic-auth user-id cannot contain ':'.
   if (result.email.find(':') != std::string::npos)
     email.fail("must not contain ':' (HTTP Basic auth could not send it)");
-  result.password = entry.at("password").text();
+  // Errors about either never quote it.
+  auto password = entry.find("password");
+  auto hash = entry.find("password_hash");
+  if (password && hash)
+    hash->fail("give either \"password\" or \"password_hash\", not both");
+  if (!password && !hash)
+    entry.fail_missing("password",
+                       "missing (give \"password\" or \"password_hash\")");
+  if (password) {
+    result.password = password->text();
+  } else {
+    result.password_hash = hash->text();
+    std::string problem;
+    if (!http::password_hash::parse(result.password_hash, &problem))
+      hash->fail("not a hash from `cluster-actions-server hash-password` ("
+                 + problem + ")");
+  }
   const auto role = entry.at("role");
   const auto name = role.text();
   auto parsed = http::parse_role(name);
@@ -423,6 +466,35 @@ command_action read_action(const std::string& name, const node& entry) {
 
 } // namespace
 
+bool is_loopback_host(const std::string& host) {
+  if (host.size() == 9) {
+    std::string lower = host;
+    for (auto& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "localhost")
+      return true;
+  }
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6)
+           || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  return false;
+}
+
+std::string plain_http_problem(const server_config& config) {
+  if (config.tls.mode != tls_mode::off || is_loopback_host(config.host))
+    return "";
+  return "plain HTTP (\"tls\": false) is allowed only on a loopback address "
+         "(127.0.0.0/8, ::1 or localhost), and "
+         + in_quotes(config.host)
+         + " is not one: it would send passwords unencrypted over the "
+           "network. Leave \"tls\" out to serve HTTPS with a self-signed "
+           "certificate, or give {\"cert_file\": ..., \"key_file\": ...}";
+}
+
 server_config parse_config(const std::string& json_text,
                            const std::string& origin) {
   syntax_check check{origin};
@@ -438,8 +510,11 @@ server_config parse_config(const std::string& json_text,
     read_listen(*listen, cfg);
   if (auto data_dir = root.find("data_dir"))
     cfg.data_dir = data_dir->text();
-  if (auto tls = root.find("tls"))
-    read_tls(*tls);
+  if (auto tls = root.find("tls")) {
+    cfg.tls = read_tls(*tls);
+    if (auto problem = plain_http_problem(cfg); !problem.empty())
+      tls->fail(problem);
+  }
   if (auto max_running = root.find("max_running_actions"))
     cfg.max_running_actions = static_cast<std::size_t>(
       max_running->integer(1, std::numeric_limits<int>::max()));
@@ -467,7 +542,16 @@ server_config load_config_file(const std::string& path) {
     errno = read_errno;
     unreadable();
   }
-  return parse_config(text, path);
+  auto cfg = parse_config(text, path);
+  if (cfg.tls.mode == tls_mode::files) {
+    try {
+      check_tls_files({cfg.tls.cert_file, cfg.tls.key_file}, "tls.cert_file",
+                      "tls.key_file");
+    } catch (const tls_error& e) {
+      throw config_error(path + ": " + e.what());
+    }
+  }
+  return cfg;
 }
 
 } // namespace cluster_actions::app

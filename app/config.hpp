@@ -23,11 +23,28 @@ struct command_action {
   std::chrono::seconds cancel_grace{10};
 };
 
+/// How the server speaks to its clients.
+enum class tls_mode {
+  /// HTTPS with a certificate the server makes for itself in data_dir
+  /// (`tls` absent from the file).
+  self_signed,
+  /// HTTPS with the operator's certificate and key (`tls` an object).
+  files,
+  /// Plain HTTP, on a loopback address only (`"tls": false`).
+  off,
+};
+
+struct tls_config {
+  tls_mode mode = tls_mode::self_signed;
+  std::string cert_file; ///< for tls_mode::files
+  std::string key_file;  ///< for tls_mode::files
+};
+
 struct server_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9443; ///< 0 picks a free port
   std::string data_dir = "./data";
-  bool tls = false;
+  tls_config tls;
   std::size_t max_running_actions = 4;
   std::vector<http::user> users;
   std::vector<command_action> actions;
@@ -41,15 +58,25 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-/// Reads and validates the whole file; throws config_error.
+/// Whether plain HTTP may be served on `host`: 127.0.0.0/8, ::1 (also as
+/// ::ffff:127.x.x.x) or "localhost".
+bool is_loopback_host(const std::string& host);
+
+/// Why `config` may not serve plain HTTP, or "" when it may (its TLS is on,
+/// or its host is a loopback address).
+std::string plain_http_problem(const server_config& config);
+
+/// Reads and validates the whole file, including that the files `tls`
+/// names hold a certificate and its key; throws config_error.
 server_config load_config_file(const std::string& path);
 
 /// Validates JSON text; `origin` names it in errors. Throws config_error.
 server_config parse_config(const std::string& json_text,
                            const std::string& origin);
 
-/// The embedded default: 127.0.0.1:9443, one admin `admin@cluster.local`
-/// with `admin_password`, and the built-in action types.
+/// The embedded default: HTTPS with a self-signed certificate on
+/// 127.0.0.1:9443, one admin `admin@cluster.local` with `admin_password`,
+/// and the built-in action types.
 server_config default_config(std::string admin_password);
 
 } // namespace cluster_actions::app

@@ -1,10 +1,14 @@
-// cluster-actions-server: serves cluster actions over HTTP until SIGINT or
-// SIGTERM, then stops every run and exits.
+// cluster-actions-server: serves cluster actions over HTTPS (or plain HTTP
+// on loopback) until SIGINT or SIGTERM, then stops every run and exits.
+// `cluster-actions-server hash-password` prints a password hash for the
+// configuration instead.
 //
 // Exit status: 0 after an orderly shutdown, 1 when the server cannot start
 // (e.g. the port is in use), 2 for a bad command line or configuration.
 #include <pthread.h>
 #include <signal.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <exception>
@@ -17,22 +21,31 @@
 #include <thread>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #include "app/config.hpp"
 #include "app/server.hpp"
+#include "http/password_hash.hpp"
 
 namespace cluster_actions::app {
 namespace {
 
 constexpr const char* usage = R"(usage: cluster-actions-server [--config FILE]
+       cluster-actions-server hash-password
 
 Serves the cluster actions REST API until SIGINT or SIGTERM.
 
-  --config FILE  the JSON configuration (listen, data_dir, users, actions);
-                 without it: 127.0.0.1:9443, data_dir ./data, the built-in
-                 action types, and one admin user admin@cluster.local whose
-                 password is $CLUSTER_ACTIONS_ADMIN_PASSWORD or, when that is
-                 unset, generated and printed at start-up
+  --config FILE  the JSON configuration (listen, data_dir, tls, users,
+                 actions); without it: HTTPS on 127.0.0.1:9443 with a
+                 self-signed certificate made in data_dir ./data, the
+                 built-in action types, and one admin user
+                 admin@cluster.local whose password is
+                 $CLUSTER_ACTIONS_ADMIN_PASSWORD or, when that is unset,
+                 generated and printed at start-up
   --help         this text
+
+hash-password reads a password from stdin (one line) and prints the
+password_hash to put in a user of the configuration instead of "password".
 )";
 
 constexpr const char* password_variable = "CLUSTER_ACTIONS_ADMIN_PASSWORD";
@@ -89,7 +102,10 @@ int serve(server_config cfg, const std::optional<std::string>& password) {
   if (password)
     std::cout << "admin user: " << admin << ", generated password: "
               << *password << '\n';
-  std::cout << "listening on " << srv.url() << std::endl;
+  std::cout << "listening on " << srv.url();
+  if (!srv.certificate_file().empty())
+    std::cout << " (certificate: " << srv.certificate_file() << ")";
+  std::cout << std::endl;
 
   int received = 0;
   sigwait(&signals, &received);
@@ -104,10 +120,59 @@ int serve(server_config cfg, const std::optional<std::string>& password) {
   return ended ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/// Turns off the terminal's echo while a password is typed; does nothing
+/// when stdin is no terminal.
+class hidden_input {
+public:
+  hidden_input() {
+    if (::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved_) == 0) {
+      auto quiet = saved_;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+      if (active_)
+        std::cerr << "password: " << std::flush;
+    }
+  }
+  ~hidden_input() {
+    if (active_) {
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+      std::cerr << '\n';
+    }
+  }
+  hidden_input(const hidden_input&) = delete;
+  hidden_input& operator=(const hidden_input&) = delete;
+
+private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+/// `hash-password`: one line from stdin (without its line end) in, its
+/// hash out.
+int hash_password() {
+  std::string password;
+  {
+    hidden_input hide;
+    std::getline(std::cin, password);
+  }
+  if (!password.empty() && password.back() == '\r')
+    password.pop_back();
+  if (password.empty()) {
+    std::cerr << "cluster-actions-server: hash-password: no password on "
+                 "stdin (expected one line)\n";
+    return 2;
+  }
+  auto hash = cluster_actions::http::password_hash::make(password);
+  OPENSSL_cleanse(password.data(), password.size());
+  std::cout << hash.to_string() << std::endl;
+  return EXIT_SUCCESS;
+}
+
 /// What the command line asks for; nothing when it is wrong (the problem
 /// has been printed).
 struct options {
   bool help = false;
+  bool hash_password = false;
   std::optional<std::string> config_path;
 };
 
@@ -119,6 +184,11 @@ std::optional<options> parse_options(int argc, char** argv) {
     std::string problem;
     if (arg == "--help" || arg == "-h")
       result.help = true;
+    else if (arg == "hash-password" && i == 1)
+      result.hash_password = true;
+    else if (result.hash_password)
+      problem = "hash-password takes no arguments (it reads the password "
+                "from stdin)";
     else if (!config)
       problem = "unexpected argument '" + std::string{arg} + "'";
     else if (result.config_path)
@@ -165,6 +235,8 @@ int main(int argc, char** argv) {
     return EXIT_SUCCESS;
   }
   try {
+    if (opts->hash_password)
+      return hash_password();
     auto [cfg, generated_password] = configure(*opts);
     return serve(std::move(cfg), generated_password);
   } catch (const config_error& e) {

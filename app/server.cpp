@@ -1,16 +1,23 @@
 #include "app/server.hpp"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
+#include <tuple>
 
 #include <caf/all.hpp>
 #include <httplib.h>
 
 #include "actors/command_work.hpp"
 #include "actors/supervisor.hpp"
+#include "app/tls.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
 
@@ -47,6 +54,77 @@ make_action_types(const server_config& config,
   return types;
 }
 
+/// Letters, digits, '-' and '.', as a host name is written; anything else
+/// (an empty or odd gethostname) is left out of the certificate.
+bool is_dns_name(const std::string& name) {
+  return !name.empty() && name.size() <= 253 && name.front() != '.'
+         && name.front() != '-' && name.find("..") == std::string::npos
+         && std::all_of(name.begin(), name.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '-'
+                     || c == '.';
+            });
+}
+
+bool is_ip_address(const std::string& text) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, text.c_str(), buffer) == 1
+         || ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+/// What the server's own certificate names: the node's host name,
+/// localhost, 127.0.0.1 and ::1, and the listen host when it is a
+/// particular one (not 0.0.0.0 or ::).
+certificate_names own_certificate_names(const std::string& listen_host) {
+  certificate_names names;
+  auto add = [](std::vector<std::string>& list, const std::string& name) {
+    if (std::find(list.begin(), list.end(), name) == list.end())
+      list.push_back(name);
+  };
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && is_dns_name(host))
+    add(names.dns, host);
+  add(names.dns, "localhost");
+  add(names.ip, "127.0.0.1");
+  add(names.ip, "::1");
+  if (is_ip_address(listen_host)) {
+    if (listen_host != "0.0.0.0" && listen_host != "::")
+      add(names.ip, listen_host);
+  } else if (is_dns_name(listen_host)) {
+    add(names.dns, listen_host);
+  }
+  return names;
+}
+
+/// The HTTP or HTTPS server `config` asks for, and the certificate file it
+/// presents ("" for plain HTTP).
+std::pair<std::unique_ptr<httplib::Server>, std::string>
+make_http_server(const server_config& config) {
+  switch (config.tls.mode) {
+    case tls_mode::off: {
+      auto problem = plain_http_problem(config);
+      if (!problem.empty())
+        throw std::invalid_argument(problem);
+      return {std::make_unique<httplib::Server>(), ""};
+    }
+    case tls_mode::files: {
+      auto absolute = [](const std::string& path) {
+        return std::filesystem::absolute(path).lexically_normal().string();
+      };
+      tls_files files{absolute(config.tls.cert_file),
+                      absolute(config.tls.key_file)};
+      check_tls_files(files, "tls.cert_file", "tls.key_file");
+      return {make_https_server(files), files.cert_file};
+    }
+    case tls_mode::self_signed:
+      break;
+  }
+  auto files = self_signed_files(config.data_dir);
+  auto note = ensure_self_signed(files, own_certificate_names(config.host));
+  if (!note.empty())
+    std::cerr << note << std::endl;
+  return {make_https_server(files), files.cert_file};
+}
+
 } // namespace
 
 struct server::impl {
@@ -57,7 +135,9 @@ struct server::impl {
   caf::actor_system_config actor_config;
   caf::actor_system system;
   supervisor_actor supervisor;
-  httplib::Server http;
+  /// An httplib::SSLServer unless the configuration turns TLS off.
+  std::unique_ptr<httplib::Server> http;
+  std::string certificate_file;
   int port = 0;
 
   std::mutex mutex;
@@ -74,20 +154,28 @@ struct server::impl {
     // them and see their process group gone.
     become_subreaper();
     std::filesystem::create_directories(config.data_dir);
-    config.data_dir = std::filesystem::absolute(config.data_dir).string();
-    supervisor = spawn_supervisor(system, make_action_types(config, monitor),
-                                  {config.max_running_actions});
+    config.data_dir
+      = std::filesystem::absolute(config.data_dir).lexically_normal().string();
+    // Before any actor exists, so that a failure here has nothing to stop.
+    std::tie(http, certificate_file) = make_http_server(config);
     http::rest_settings settings;
-    http::configure_server(http, settings);
+    http::configure_server(*http, settings);
     // Debian's httplib sets SO_REUSEPORT, which lets a second server share a
     // port already in use instead of failing to bind.
-    http.set_socket_options([](socket_t sock) {
+    http->set_socket_options([](socket_t sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
-    http::mount_routes(http, system, supervisor, config.users, settings);
-    port = config.port == 0 ? http.bind_to_any_port(config.host)
-                            : (http.bind_to_port(config.host, config.port)
+    supervisor = spawn_supervisor(system, make_action_types(config, monitor),
+                                  {config.max_running_actions});
+    try {
+      http::mount_routes(*http, system, supervisor, config.users, settings);
+    } catch (...) {
+      shutdown_actors();
+      throw;
+    }
+    port = config.port == 0 ? http->bind_to_any_port(config.host)
+                            : (http->bind_to_port(config.host, config.port)
                                  ? config.port
                                  : -1);
     if (port < 0) {
@@ -131,8 +219,13 @@ int server::port() const {
 std::string server::url() const {
   const auto& host = impl_->config.host;
   const bool ipv6 = host.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":"
+  return (impl_->certificate_file.empty() ? "http://" : "https://")
+         + (ipv6 ? "[" + host + "]" : host) + ":"
          + std::to_string(impl_->port);
+}
+
+const std::string& server::certificate_file() const {
+  return impl_->certificate_file;
 }
 
 void server::run() {
@@ -142,7 +235,7 @@ void server::run() {
       return;
     impl_->serving = true;
   }
-  impl_->http.listen_after_bind();
+  impl_->http->listen_after_bind();
   std::lock_guard<std::mutex> guard{impl_->mutex};
   impl_->serving = false;
   impl_->changed.notify_all();
@@ -158,7 +251,7 @@ void server::stop() {
   // httplib's stop() only takes effect once the server loop is running, so
   // repeat it until run() has returned.
   while (impl_->serving) {
-    impl_->http.stop();
+    impl_->http->stop();
     impl_->changed.wait_for(guard, std::chrono::milliseconds(10));
   }
   guard.unlock();

@@ -11,8 +11,12 @@ namespace cluster_actions::app {
 
 class server {
 public:
-  /// Starts the actor system and the supervisor, and binds the listen
-  /// address (throws std::runtime_error when it cannot).
+  /// Starts the actor system and the supervisor, sets up TLS (making the
+  /// self-signed certificate in data_dir when the configuration asks for
+  /// one and none is there to reuse) and binds the listen address. Throws
+  /// std::runtime_error when it cannot (tls_error for certificate
+  /// problems), std::invalid_argument for plain HTTP off loopback or users
+  /// the REST front refuses.
   explicit server(server_config config);
 
   /// Stops (see stop()) if still running.
@@ -24,8 +28,12 @@ public:
   /// The bound port (the real one when the configuration asked for 0).
   int port() const;
 
-  /// "http://HOST:PORT".
+  /// "https://HOST:PORT", or "http://HOST:PORT" when TLS is off.
   std::string url() const;
+
+  /// The absolute path of the certificate the server presents (what
+  /// `curl --cacert` takes for a self-signed one); "" when TLS is off.
+  const std::string& certificate_file() const;
 
   /// Serves requests on the calling thread until stop() is called.
   void run();

@@ -42,11 +42,18 @@ function(cluster_actions_import_caf result)
   set(${result} TRUE PARENT_SCOPE)
 endfunction()
 
-# PkgConfig::ClusterActions_HTTPLIB. cpp-httplib is a compiled library on
-# Debian; its pkg-config file carries the CPPHTTPLIB_* feature macros, which
-# every file including httplib.h must be compiled with (they change the
-# class layouts), so the target brings them as compile options.
+# PkgConfig::ClusterActions_HTTPLIB and OpenSSL::Crypto. cpp-httplib is a
+# compiled library on Debian; its pkg-config file carries the CPPHTTPLIB_*
+# feature macros, which every file including httplib.h must be compiled with
+# (they change the class layouts), so the target brings them as compile
+# options. The REST front uses libcrypto itself (certificates, password
+# hashes), the same OpenSSL that cpp-httplib is built against.
 function(cluster_actions_import_httplib result)
+  find_package(OpenSSL 3.0 QUIET COMPONENTS Crypto)
+  if(NOT TARGET OpenSSL::Crypto)
+    set(${result} FALSE PARENT_SCOPE)
+    return()
+  endif()
   if(NOT TARGET PkgConfig::ClusterActions_HTTPLIB)
     find_package(PkgConfig QUIET)
     if(NOT PKG_CONFIG_FOUND)

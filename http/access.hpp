@@ -32,11 +32,14 @@ std::optional<role> parse_role(std::string_view name);
 /// The RS permission table for cluster actions.
 bool has_permission(role who, permission what) noexcept;
 
-/// A Basic-auth user; the user name is the email.
+/// A Basic-auth user; the user name is the email. Exactly one of
+/// `password` (the password itself) and `password_hash` (a password_hash in
+/// its string form) is set.
 struct user {
   std::string email;
   std::string password;
   http::role role = role::none;
+  std::string password_hash = {};
 };
 
 } // namespace cluster_actions::http

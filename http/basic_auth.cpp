@@ -1,52 +1,18 @@
 #include "http/basic_auth.hpp"
 
 #include <algorithm>
-#include <array>
-#include <optional>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "http/base64.hpp"
 
 namespace cluster_actions::http {
 
 namespace {
-
-constexpr unsigned char invalid = 0xFF;
-
-constexpr std::array<unsigned char, 256> make_base64_table() {
-  std::array<unsigned char, 256> table{};
-  for (auto& entry : table)
-    entry = invalid;
-  constexpr std::string_view alphabet
-    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (std::size_t i = 0; i < alphabet.size(); ++i)
-    table[static_cast<unsigned char>(alphabet[i])]
-      = static_cast<unsigned char>(i);
-  return table;
-}
-
-constexpr auto base64_table = make_base64_table();
-
-/// Standard base64 (padding optional), or nothing when malformed.
-std::optional<std::string> decode_base64(std::string_view text) {
-  while (!text.empty() && text.back() == '=')
-    text.remove_suffix(1);
-  if (text.size() % 4 == 1)
-    return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  unsigned bits = 0;
-  int pending = 0;
-  for (char c : text) {
-    auto sextet = base64_table[static_cast<unsigned char>(c)];
-    if (sextet == invalid)
-      return std::nullopt;
-    bits = (bits << 6) | sextet;
-    pending += 6;
-    if (pending >= 8) {
-      pending -= 8;
-      out += static_cast<char>((bits >> pending) & 0xFF);
-    }
-  }
-  return out;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size())
@@ -57,25 +23,84 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-/// Equality in time that depends only on the length of `given`, so that a
-/// caller cannot learn a password a character at a time.
-bool equal_constant_time(std::string_view given, std::string_view expected) {
-  unsigned diff = given.size() != expected.size();
-  if (expected.empty())
-    return diff == 0 && given.empty();
-  for (std::size_t i = 0; i < given.size(); ++i)
-    diff |= static_cast<unsigned char>(given[i])
-            ^ static_cast<unsigned char>(expected[i % expected.size()]);
-  return diff == 0;
-}
-
 } // namespace
 
+// Passwords are never compared as strings. A plain password is kept only
+// as its HMAC under a random per-process key, and a presented password is
+// compared by its HMAC with CRYPTO_memcmp: the time taken depends on
+// neither the password nor how much of it is right, nor on its length.
+//
+// A hashed password costs a PBKDF2 computation (hundreds of milliseconds at
+// password_hash::default_iterations) to verify. Paying that on every
+// request would cap a user at a few requests per second per core, so the
+// HMAC of the last password that matched is cached per user: a later
+// request with the same password costs one HMAC. The cache holds no
+// password and nothing a password can be guessed against without the key,
+// which lives only in this process's memory; one entry per configured user
+// bounds it. Wrong passwords still pay the full PBKDF2 every time, and the
+// login throttle limits how often one address may try.
 user_directory::user_directory(std::vector<user> users) {
+  if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
+    throw std::runtime_error("no random bytes from OpenSSL for a key");
   for (auto& u : users) {
-    auto email = u.email;
-    by_email_.emplace(std::move(email), std::move(u));
+    const bool has_password = !u.password.empty();
+    const bool has_hash = !u.password_hash.empty();
+    if (has_password == has_hash)
+      throw std::invalid_argument("user " + u.email
+                                  + " needs exactly one of password and "
+                                    "password_hash");
+    account acc;
+    if (has_hash) {
+      std::string problem;
+      acc.hash = password_hash::parse(u.password_hash, &problem);
+      if (!acc.hash)
+        throw std::invalid_argument("user " + u.email
+                                    + ": invalid password_hash: " + problem);
+    } else {
+      acc.password_mac = mac_of(u.password);
+    }
+    // Neither is needed any more; keep them out of the directory's memory.
+    OPENSSL_cleanse(u.password.data(), u.password.size());
+    u.password.clear();
+    u.password_hash.clear();
+    const auto email = u.email;
+    acc.who = std::move(u);
+    if (!by_email_.emplace(email, std::move(acc)).second)
+      throw std::invalid_argument("user " + email + " is configured twice");
   }
+}
+
+user_directory::mac user_directory::mac_of(std::string_view password) const {
+  mac result{};
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+           reinterpret_cast<const unsigned char*>(password.data()),
+           password.size(), result.data(), &length)
+        == nullptr
+      || length != result.size())
+    throw std::runtime_error("HMAC failed in OpenSSL");
+  return result;
+}
+
+bool user_directory::verify(const account& acc,
+                            std::string_view password) const {
+  const auto presented = mac_of(password);
+  auto same = [&presented](const mac& other) {
+    return CRYPTO_memcmp(presented.data(), other.data(), presented.size())
+           == 0;
+  };
+  if (!acc.hash)
+    return same(acc.password_mac);
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (acc.verified && same(*acc.verified))
+      return true;
+  }
+  if (!acc.hash->matches(password))
+    return false;
+  std::lock_guard<std::mutex> guard{mutex_};
+  acc.verified = presented;
+  return true;
 }
 
 const user* user_directory::authenticate(std::string_view authorization) const {
@@ -91,15 +116,16 @@ const user* user_directory::authenticate(std::string_view authorization) const {
   if (!credentials)
     return nullptr;
   auto colon = credentials->find(':');
-  if (colon == std::string::npos)
-    return nullptr;
-  auto found = by_email_.find(credentials->substr(0, colon));
-  if (found == by_email_.end())
-    return nullptr;
-  std::string_view password{*credentials};
-  password.remove_prefix(colon + 1);
-  return equal_constant_time(password, found->second.password) ? &found->second
-                                                               : nullptr;
+  const user* result = nullptr;
+  if (colon != std::string::npos) {
+    auto found = by_email_.find(credentials->substr(0, colon));
+    std::string_view password{*credentials};
+    password.remove_prefix(colon + 1);
+    if (found != by_email_.end() && verify(found->second, password))
+      result = &found->second.who;
+  }
+  OPENSSL_cleanse(credentials->data(), credentials->size());
+  return result;
 }
 
 } // namespace cluster_actions::http

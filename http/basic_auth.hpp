@@ -1,27 +1,54 @@
 // HTTP Basic authentication (RFC 7617) against the configured users.
 #pragma once
 
+#include <array>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "http/access.hpp"
+#include "http/password_hash.hpp"
 
 namespace cluster_actions::http {
 
-/// The users of the REST front, by email.
+/// The users of the REST front, by email. Thread-safe.
 class user_directory {
 public:
+  /// Throws std::invalid_argument for a user with both or neither of
+  /// password and password_hash, or with a malformed hash (the message
+  /// names the user, never the password or the hash).
   explicit user_directory(std::vector<user> users);
 
   /// The user whose credentials an Authorization header value carries, or
   /// nullptr when it is empty, malformed, names no user or has the wrong
-  /// password.
+  /// password. The returned user has email and role only.
   const user* authenticate(std::string_view authorization) const;
 
 private:
-  std::unordered_map<std::string, user> by_email_;
+  /// HMAC-SHA256 under the directory's key.
+  using mac = std::array<unsigned char, 32>;
+
+  struct account {
+    user who;
+    /// For a plain password: the MAC of the password.
+    mac password_mac{};
+    /// For a hashed one: the hash, and the MAC of the last password that
+    /// matched it.
+    std::optional<password_hash> hash;
+    mutable std::optional<mac> verified;
+  };
+
+  mac mac_of(std::string_view password) const;
+  bool verify(const account& acc, std::string_view password) const;
+
+  /// Random per directory, never stored or shown.
+  std::array<unsigned char, 32> key_{};
+  std::unordered_map<std::string, account> by_email_;
+  /// Guards account::verified.
+  mutable std::mutex mutex_;
 };
 
 } // namespace cluster_actions::http

@@ -158,6 +158,7 @@ public:
     : system_(system),
       supervisor_(std::move(supervisor)),
       users_(std::move(users)),
+      throttle_(settings.throttle),
       reply_timeout_(settings.reply_timeout),
       max_body_bytes_(settings.max_body_bytes),
       challenge_("Basic realm=\"" + settings.realm + "\"") {
@@ -232,12 +233,25 @@ private:
   /// Answers 401 or 403 itself and returns false when the caller may not
   /// go on. Runs before any body is parsed.
   bool authorize(const Request& req, Response& res, permission needed) const {
+    // An address with too many failed logins is refused before any
+    // password check, so that it cannot go on guessing.
+    if (auto wait = throttle_.refused(req.remote_addr)) {
+      res.set_header("Retry-After", std::to_string(wait->count()));
+      send_error(res, 429, "too_many_requests",
+                 "too many failed logins from this address; retry in "
+                   + std::to_string(wait->count()) + " s");
+      return false;
+    }
     // Looked up in place: get_header_value would copy the credentials.
     auto header = req.headers.find("Authorization");
     auto who = header == req.headers.end()
                  ? nullptr
                  : users_.authenticate(header->second);
     if (who == nullptr) {
+      // A request without credentials is no login attempt: clients often
+      // send one first to learn the scheme.
+      if (header != req.headers.end())
+        throttle_.failed(req.remote_addr);
       res.set_header("WWW-Authenticate", challenge_);
       send_error(res, 401, "unauthorized",
                  "valid HTTP Basic credentials are required (the user name "
@@ -304,6 +318,7 @@ private:
   caf::actor_system& system_;
   supervisor_actor supervisor_;
   user_directory users_;
+  mutable login_throttle throttle_;
   std::chrono::milliseconds reply_timeout_;
   std::size_t max_body_bytes_;
   std::string challenge_;

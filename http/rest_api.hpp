@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 
 #include "http/access.hpp"
+#include "http/login_throttle.hpp"
 #include "messages/interfaces.hpp"
 
 namespace httplib {
@@ -28,6 +29,9 @@ struct rest_settings {
   std::size_t threads = 64;
   /// The realm of the `WWW-Authenticate` header of a 401.
   std::string realm = "cluster-actions";
+  /// Failed logins per client address before it gets 429 (see
+  /// login_throttle).
+  login_throttle::settings throttle = {};
 };
 
 /// Applies the socket, pool, timeout and error-handling settings the REST
@@ -36,10 +40,11 @@ void configure_server(httplib::Server& server, const rest_settings& settings);
 
 /// Mounts the four /v1/cluster/actions endpoints on a host's server; only
 /// `users` may call them (HTTP Basic auth, their role deciding what they
-/// may do). Each request is one typed request to `supervisor`, from a fresh
-/// `caf::scoped_actor` of `system`. `system` and `supervisor` must outlive
+/// may do). Each request is one typed request to `supervisor`, awaited with
+/// `settings.reply_timeout`. `system` and `supervisor` must outlive
 /// `server`'s last request: stop and join the server before the actor
-/// system goes.
+/// system goes. Throws std::invalid_argument for users user_directory
+/// refuses.
 void mount_routes(httplib::Server& server, caf::actor_system& system,
                   supervisor_actor supervisor, std::vector<user> users,
                   const rest_settings& settings);

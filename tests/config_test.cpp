@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/config.hpp"
+#include "app/tls.hpp"
+#include "http/password_hash.hpp"
 
 using namespace cluster_actions;
 using namespace cluster_actions::app;
@@ -94,11 +96,12 @@ TEST_CASE("the example configuration reads into every field") {
   CHECK(cfg.host == "127.0.0.1");
   CHECK(cfg.port == 9443);
   CHECK(cfg.data_dir == "./data");
-  CHECK_FALSE(cfg.tls);
+  CHECK(cfg.tls.mode == tls_mode::off);
   CHECK(cfg.max_running_actions == 4);
   REQUIRE(cfg.users.size() == 1);
   CHECK(cfg.users[0].email == "admin@example.com");
   CHECK(cfg.users[0].password == "s3cret");
+  CHECK(cfg.users[0].password_hash.empty());
   CHECK(cfg.users[0].role == http::role::admin);
   REQUIRE(cfg.actions.size() == 1);
   const auto& action = cfg.actions[0];
@@ -125,6 +128,7 @@ TEST_CASE("optional keys take their defaults") {
   CHECK(cfg.host == "127.0.0.1");
   CHECK(cfg.port == 9443);
   CHECK(cfg.data_dir == "./data");
+  CHECK(cfg.tls.mode == tls_mode::self_signed);
   CHECK(cfg.max_running_actions == 4);
   CHECK(cfg.users[0].role == http::role::db_viewer);
   REQUIRE(cfg.actions.size() == 2);
@@ -164,12 +168,59 @@ TEST_CASE("listen takes HOST:PORT, IPv6 in brackets, port 0 to 65535") {
   check_error(error_of(with("/listen", 9443)), "listen", "must be a string");
 }
 
-TEST_CASE("tls must be false until HTTPS exists") {
-  check_error(error_of(with("/tls", true)), "tls",
-              "HTTPS is not supported yet; set \"tls\": false");
-  check_error(error_of(with("/tls", json::object())), "tls",
-              "HTTPS is not supported yet");
-  check_error(error_of(with("/tls", "no")), "tls", "must be false");
+TEST_CASE("tls is false, an object naming the files, or absent") {
+  auto files = parse(with("/tls", {{"cert_file", "c.pem"},
+                                   {"key_file", "k.pem"}}));
+  CHECK(files.tls.mode == tls_mode::files);
+  CHECK(files.tls.cert_file == "c.pem");
+  CHECK(files.tls.key_file == "k.pem");
+  CHECK(parse(without("/tls")).tls.mode == tls_mode::self_signed);
+  CHECK(parse(example).tls.mode == tls_mode::off);
+
+  for (const json& bad : {json(true), json("no"), json(1)})
+    check_error(error_of(with("/tls", bad)), "tls",
+                "must be false (plain HTTP) or {\"cert_file\": ..., "
+                "\"key_file\": ...}; leave it out to serve HTTPS");
+  check_error(error_of(with("/tls", {{"cert_file", "c.pem"}})),
+              "tls.key_file", "missing");
+  check_error(error_of(with("/tls", {{"key_file", "k.pem"}})),
+              "tls.cert_file", "missing");
+  check_error(error_of(with("/tls", {{"cert_file", ""}, {"key_file", "k"}})),
+              "tls.cert_file", "must not be empty");
+  check_error(error_of(with("/tls", {{"cert_file", "c"},
+                                     {"key_file", "k"},
+                                     {"ca_file", "x"}})),
+              "tls.ca_file", "unknown key (expected one of cert_file, "
+                             "key_file)");
+}
+
+TEST_CASE("plain HTTP is allowed on loopback addresses only") {
+  for (const char* listen :
+       {"127.0.0.1:9443", "127.255.0.9:1", "localhost:9443", "LocalHost:1",
+        "[::1]:9443", "[::ffff:127.0.0.2]:9443"}) {
+    INFO(listen);
+    CHECK(parse(with("/listen", listen)).tls.mode == tls_mode::off);
+  }
+  for (const char* listen :
+       {"0.0.0.0:9443", "10.1.2.3:9443", "128.0.0.1:1", "[::]:9443",
+        "[::ffff:10.0.0.1]:1", "node1.example.com:9443", "localhost.:1",
+        "127.1:9443"}) {
+    INFO(listen);
+    auto message = error_of(with("/listen", listen));
+    check_error(message, "tls",
+                "plain HTTP (\"tls\": false) is allowed only on a loopback "
+                "address (127.0.0.0/8, ::1 or localhost)");
+    CHECK_THAT(message, Catch::Contains("Leave \"tls\" out to serve HTTPS"));
+  }
+  // HTTPS may listen anywhere.
+  auto https = with("/listen", "0.0.0.0:9443");
+  https.erase("tls");
+  CHECK(parse(https).host == "0.0.0.0");
+
+  CHECK(is_loopback_host("127.0.0.1"));
+  CHECK(is_loopback_host("::1"));
+  CHECK_FALSE(is_loopback_host(""));
+  CHECK_FALSE(is_loopback_host("example.com"));
 }
 
 TEST_CASE("top-level errors name the file and the key") {
@@ -239,13 +290,69 @@ TEST_CASE("users are checked entry by entry") {
   check_error(error_of(with("/users/0/role", 1)), "users[0].role",
               "must be a string");
   check_error(error_of(with("/users/0/name", "x")), "users[0].name",
-              "unknown key (expected one of email, password, role)");
+              "unknown key (expected one of email, password, password_hash, "
+              "role)");
   check_error(error_of(with("/users/0/email", "a:b@x")), "users[0].email",
               "must not contain ':'");
   auto duplicate = viewer;
   duplicate["email"] = "Admin@Example.com";
   check_error(error_of(two_users(duplicate)), "users[1].email",
               "duplicate user \"Admin@Example.com\"");
+}
+
+TEST_CASE("a user has a password or a password_hash, never both") {
+  const auto hash = http::password_hash::make("pw", 10'000).to_string();
+  auto hashed = with("/users/0/password_hash", hash);
+  hashed["users"][0].erase("password");
+  auto cfg = parse(hashed);
+  CHECK(cfg.users[0].password.empty());
+  CHECK(cfg.users[0].password_hash == hash);
+
+  auto message = error_of(with("/users/0/password_hash", hash));
+  check_error(message, "users[0].password_hash",
+              "give either \"password\" or \"password_hash\", not both");
+  auto neither = example;
+  neither["users"][0].erase("password");
+  check_error(error_of(neither), "users[0].password",
+              "missing (give \"password\" or \"password_hash\")");
+  auto empty = with("/users/0/password_hash", "");
+  empty["users"][0].erase("password");
+  check_error(error_of(empty), "users[0].password_hash", "must not be empty");
+
+  // A malformed hash is refused without being quoted.
+  const std::string secret = "pbkdf2-sha256$1000$c2FsdHNhbHQ=$aGFzaGhhc2g=";
+  for (const std::string& bad : std::vector<std::string>{
+         secret, "s3cret-but-no-hash",
+        "pbkdf2-sha1$600000$c2FsdHNhbHQ=$aGFzaGhhc2g=",
+        "pbkdf2-sha256$600000$not base64!$aGFzaGhhc2g=",
+        "pbkdf2-sha256$600000$c2FsdHNhbHQ=$aGFzaA==",
+        "pbkdf2-sha256$0600000$c2FsdHNhbHQ=$aGFzaGhhc2g="}) {
+    INFO(bad);
+    auto doc = with("/users/0/password_hash", bad);
+    doc["users"][0].erase("password");
+    auto problem = error_of(doc);
+    check_error(problem, "users[0].password_hash",
+                "not a hash from `cluster-actions-server hash-password`");
+    CHECK(problem.find(bad) == std::string::npos);
+    CHECK(problem.find("c2FsdHNhbHQ") == std::string::npos);
+  }
+}
+
+TEST_CASE("configuration errors never quote a password") {
+  // Invalid JSON inside a password: nlohmann would show what it last read.
+  auto text = example.dump();
+  text.replace(text.find("\"s3cret\""), 8, "\"s3cret\n\"");
+  auto message = error_of_text(text);
+  INFO(message);
+  CHECK(message.rfind("cfg.json: invalid JSON: ", 0) == 0);
+  CHECK(message.find("s3cret") == std::string::npos);
+  text = example.dump();
+  text.resize(text.find("s3cret") + 6); // cut inside the string
+  message = error_of_text(text);
+  CHECK(message.find("s3cret") == std::string::npos);
+  // Wrong types and values are described, not quoted.
+  CHECK(error_of(with("/users/0/password", 12345)).find("12345")
+        == std::string::npos);
 }
 
 TEST_CASE("every role name is accepted") {
@@ -358,6 +465,49 @@ TEST_CASE("load_config_file names the file in its errors") {
                       + ": cannot read: No such file or directory");
   CHECK_THROWS_WITH(load_config_file(dir.string()),
                     dir.string() + ": cannot read: Is a directory");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("load_config_file checks the certificate and key tls names") {
+  auto dir = fs::temp_directory_path()
+             / ("config_test_tls." + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto path = (dir / "cfg.json").string();
+  const tls_files mine{(dir / "cert.pem").string(), (dir / "key.pem").string()};
+  const tls_files other{(dir / "cert2.pem").string(),
+                        (dir / "key2.pem").string()};
+  write_self_signed(mine, {{"localhost"}, {}});
+  write_self_signed(other, {{"localhost"}, {}});
+  auto write = [&](const std::string& cert, const std::string& key) {
+    std::ofstream{path} << with("/tls", {{"cert_file", cert},
+                                         {"key_file", key}})
+                             .dump(2);
+  };
+
+  write(mine.cert_file, mine.key_file);
+  CHECK(load_config_file(path).tls.mode == tls_mode::files);
+
+  write((dir / "absent.pem").string(), mine.key_file);
+  CHECK_THROWS_WITH(load_config_file(path),
+                    path + ": tls.cert_file: cannot read \""
+                      + (dir / "absent.pem").string()
+                      + "\": No such file or directory");
+  write(mine.key_file, mine.key_file);
+  CHECK_THROWS_WITH(load_config_file(path),
+                    Catch::StartsWith(path + ": tls.cert_file: \""
+                                      + mine.key_file
+                                      + "\" holds no PEM certificate"));
+  write(mine.cert_file, mine.cert_file);
+  CHECK_THROWS_WITH(load_config_file(path),
+                    Catch::StartsWith(path + ": tls.key_file: \""
+                                      + mine.cert_file
+                                      + "\" holds no unencrypted PEM private "
+                                        "key"));
+  write(mine.cert_file, other.key_file);
+  CHECK_THROWS_WITH(load_config_file(path),
+                    path + ": tls.key_file: \"" + other.key_file
+                      + "\" is not the private key of the certificate in \""
+                      + mine.cert_file + "\"");
   fs::remove_all(dir);
 }
 
@@ -502,7 +652,7 @@ TEST_CASE("the default configuration") {
   CHECK(cfg.host == "127.0.0.1");
   CHECK(cfg.port == 9443);
   CHECK(cfg.data_dir == "./data");
-  CHECK_FALSE(cfg.tls);
+  CHECK(cfg.tls.mode == tls_mode::self_signed);
   REQUIRE(cfg.users.size() == 1);
   CHECK(cfg.users[0].email == "admin@cluster.local");
   CHECK(cfg.users[0].password == "pw");

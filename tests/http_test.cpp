@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/server.hpp"
+#include "http/password_hash.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
 
@@ -102,6 +103,7 @@ app::server_config test_config(const temp_dir& dir) {
   app::server_config config;
   config.host = "127.0.0.1";
   config.port = 0;
+  config.tls.mode = app::tls_mode::off; // plain HTTP: loopback only
   config.data_dir = dir.file("data");
   config.max_running_actions = 4;
   for (const auto& role : role_names)
@@ -171,6 +173,7 @@ public:
   httplib::Client anonymous() const {
     return make_client(server_.port());
   }
+  int port() const { return server_.port(); }
 
 private:
   app::server server_;
@@ -433,13 +436,21 @@ TEST_CASE("authentication and the role table") {
   }
 
   SECTION("missing, wrong or malformed credentials are 401") {
-    auto with_user = [&](const std::string& email, const std::string& pw) {
+    // Each client from an address of its own, so that its four failures
+    // stay under the login throttle's limit.
+    int next_address = 10;
+    auto from_own_address = [&] {
       auto client = server.anonymous();
+      client.set_interface("127.0.0." + std::to_string(next_address++));
+      return client;
+    };
+    auto with_user = [&](const std::string& email, const std::string& pw) {
+      auto client = from_own_address();
       client.set_basic_auth(email.c_str(), pw.c_str());
       return client;
     };
     auto with_header = [&](const std::string& header) {
-      auto client = server.anonymous();
+      auto client = from_own_address();
       client.set_default_headers({{"Authorization", header}});
       return client;
     };
@@ -686,4 +697,126 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
     serving.join();
   }
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// A client that connects from `address` (any of 127.0.0.0/8 is loopback
+/// on Linux), with the given credentials.
+httplib::Client client_from(int port, const std::string& address,
+                            const std::string& email,
+                            const std::string& pw) {
+  auto client = make_client(port);
+  client.set_interface(address.c_str());
+  client.set_basic_auth(email.c_str(), pw.c_str());
+  return client;
+}
+
+/// Checks that nothing of the credentials is in a response.
+void check_no_secrets(const httplib::Result& res,
+                      const std::vector<std::string>& secrets) {
+  REQUIRE(res);
+  for (const auto& secret : secrets) {
+    INFO(secret);
+    CHECK(res->body.find(secret) == std::string::npos);
+    for (const auto& [name, value] : res->headers)
+      CHECK(value.find(secret) == std::string::npos);
+  }
+}
+
+} // namespace
+
+TEST_CASE("ten failed logins from one address close it for the minute") {
+  temp_dir dir;
+  test_server server{test_config(dir)};
+  const auto admin = email_of("admin");
+  const std::string guess = "guess-123";
+  // What a client sends for admin:guess-123.
+  const std::string header_value = "YWRtaW5AZXhhbXBsZS5jb206Z3Vlc3MtMTIz";
+  auto attacker = client_from(server.port(), "127.0.0.2", admin, guess);
+
+  // Requests without credentials are no login attempts.
+  auto curious = make_client(server.port());
+  curious.set_interface("127.0.0.2");
+  for (int i = 0; i < 12; ++i)
+    require_error(curious.Get(list_path.c_str()), 401, "unauthorized");
+
+  for (int i = 0; i < 10; ++i) {
+    INFO("attempt " << i + 1);
+    auto res = attacker.Get(list_path.c_str());
+    require_error(res, 401, "unauthorized");
+    check_no_secrets(res, {guess, header_value});
+  }
+  // Every endpoint now answers 429, before any password check: the right
+  // password does not help either.
+  auto right = client_from(server.port(), "127.0.0.2", admin, password);
+  const std::vector<std::function<httplib::Result(httplib::Client&)>> calls{
+    [](auto& c) { return c.Get(list_path.c_str()); },
+    [](auto& c) { return c.Get(action_path("quick").c_str()); },
+    [](auto& c) { return c.Post(action_path("quick").c_str()); },
+    [](auto& c) { return c.Delete(action_path("quick").c_str()); },
+  };
+  for (auto* client : {&attacker, &right, &curious}) {
+    for (const auto& call : calls) {
+      auto res = call(*client);
+      auto body = require_error(res, 429, "too_many_requests");
+      auto wait = std::stoi(res->get_header_value("Retry-After"));
+      CHECK(wait >= 1);
+      CHECK(wait <= 60);
+      CHECK_THAT(body["description"].get<std::string>(),
+                 Catch::Contains(std::to_string(wait) + " s"));
+      check_no_secrets(res, {guess, header_value, password});
+    }
+  }
+  // Nothing was started by the refused POSTs.
+  auto other = client_from(server.port(), "127.0.0.1", admin, password);
+  require_error(other.Get(action_path("quick").c_str()), 404, "not_found");
+
+  // Other addresses are unaffected, failing or not.
+  auto res = other.Get(list_path.c_str());
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  auto neighbour = client_from(server.port(), "127.0.0.3", admin, "wrong");
+  require_error(neighbour.Get(list_path.c_str()), 401, "unauthorized");
+  CHECK(client_from(server.port(), "127.0.0.3", admin, password)
+          .Get(list_path.c_str())
+          ->status
+        == 200);
+}
+
+TEST_CASE("users with a password hash log in with the password") {
+  temp_dir dir;
+  auto config = test_config(dir);
+  const std::string secret = "hashed pass:word";
+  const auto hash = http::password_hash::make(secret, 20'000).to_string();
+  config.users.push_back({"hashed@example.com", "", http::role::admin, hash});
+  config.users.push_back(
+    {"viewer2@example.com", "", http::role::db_viewer, hash});
+  test_server server{config};
+
+  auto hashed = server.anonymous();
+  hashed.set_basic_auth("hashed@example.com", secret.c_str());
+  auto res = hashed.Get(list_path.c_str());
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  // Again, from the cache.
+  CHECK(hashed.Get(list_path.c_str())->status == 200);
+  require_action(hashed.Post(action_path("quick").c_str()), "quick");
+
+  auto viewer = server.anonymous();
+  viewer.set_basic_auth("viewer2@example.com", secret.c_str());
+  CHECK(viewer.Get(list_path.c_str())->status == 200);
+  auto forbidden = viewer.Delete(action_path("quick").c_str());
+  require_error(forbidden, 403, "forbidden");
+  check_no_secrets(forbidden, {secret, hash});
+
+  for (const auto& wrong : {std::string{"hashed pass:wor"}, secret + "x",
+                            hash, std::string{}}) {
+    INFO(wrong);
+    auto client = server.anonymous();
+    client.set_basic_auth("hashed@example.com", wrong.c_str());
+    auto refused = client.Get(list_path.c_str());
+    require_error(refused, 401, "unauthorized");
+    check_no_secrets(refused, {secret, hash});
+  }
 }

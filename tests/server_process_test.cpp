@@ -233,16 +233,19 @@ public:
     return *status;
   }
 
-  /// Waits until stdout has a `listening on http://...` line and returns
-  /// the port it names; fails if the process exits first or `within` passes.
+  /// Waits until stdout has a `listening on http(s)://...` line and
+  /// returns the port it names (and keeps the certificate an HTTPS line
+  /// names); fails if the process exits first or `within` passes.
   int wait_listening(std::chrono::milliseconds within = 10s) {
-    static const std::regex listening{R"(listening on http://([^ ]+):(\d+))"};
+    static const std::regex listening{
+      R"(listening on https?://([^ ]+):(\d+)(?: \(certificate: (.+)\))?)"};
     auto deadline = steady::now() + within;
     for (;;) {
       for (const auto& line : lines_of(out())) {
         std::smatch match;
         if (std::regex_match(line, match, listening)) {
           CHECK(match[1] == host_);
+          certificate_ = match[3];
           return std::stoi(match[2]);
         }
       }
@@ -258,6 +261,11 @@ public:
     }
   }
 
+  /// The certificate file the `listening on https://` line named, or "".
+  const std::string& certificate() const {
+    return certificate_;
+  }
+
 private:
   static std::vector<char*> pointers(std::vector<std::string>& texts) {
     std::vector<char*> result;
@@ -270,6 +278,7 @@ private:
   std::string out_path_;
   std::string err_path_;
   std::string host_ = "127.0.0.1";
+  std::string certificate_;
   pid_t pid_ = -1;
   std::optional<int> status_;
 };
@@ -323,9 +332,17 @@ bool port_is_free(int port) {
   return bound;
 }
 
+/// A client of 127.0.0.1:`port`; over HTTPS, verifying the server against
+/// `certificate`, when one is given.
 httplib::Client make_client(int port, const std::string& user,
-                            const std::string& pass) {
-  httplib::Client client{"127.0.0.1", port};
+                            const std::string& pass,
+                            const std::string& certificate = {}) {
+  httplib::Client client{(certificate.empty() ? "http" : "https")
+                         + std::string{"://127.0.0.1:"} + std::to_string(port)};
+  if (!certificate.empty()) {
+    client.set_ca_cert_path(certificate.c_str());
+    client.enable_server_certificate_verification(true);
+  }
   client.set_connection_timeout(5s);
   client.set_read_timeout(10s);
   client.set_basic_auth(user.c_str(), pass.c_str());
@@ -652,12 +669,15 @@ TEST_CASE("without --config, the embedded default on 127.0.0.1:9443") {
     }
     CHECK(listening_lines(out) == 1);
 
-    auto client = make_client(port, default_user, pass);
+    // The embedded default serves HTTPS with a certificate of its own.
+    REQUIRE_FALSE(server.certificate().empty());
+    auto client = make_client(port, default_user, pass, server.certificate());
     auto res = client.Get(list_path.c_str());
     REQUIRE(res);
     CHECK(res->status == 200);
     CHECK(res->body == R"({"actions":[]})");
-    auto wrong = make_client(port, default_user, pass + "x");
+    auto wrong
+      = make_client(port, default_user, pass + "x", server.certificate());
     res = wrong.Get(list_path.c_str());
     REQUIRE(res);
     CHECK(res->status == 401);

@@ -1,0 +1,72 @@
+// HTTPS for the server: its certificate and key, self-signed ones it makes
+// for itself, and the cpp-httplib server that presents them.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace httplib {
+class Server;
+}
+
+namespace cluster_actions::app {
+
+/// A certificate (PEM, optionally followed by its chain) and its private
+/// key (PEM, unencrypted).
+struct tls_files {
+  std::string cert_file;
+  std::string key_file;
+};
+
+/// A certificate or key that cannot be used; what() says which file and
+/// why, never any of its content.
+class tls_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The names a self-signed certificate is made for.
+struct certificate_names {
+  std::vector<std::string> dns;
+  std::vector<std::string> ip; ///< textual IPv4 or IPv6 addresses
+};
+
+/// The server's own pair in `data_dir`: server-cert.pem and server-key.pem.
+tls_files self_signed_files(const std::string& data_dir);
+
+/// How long a self-signed certificate is valid; one is replaced at start-up
+/// once less than `renew_before` is left.
+constexpr auto self_signed_validity = std::chrono::hours{24 * 825};
+constexpr auto renew_before = std::chrono::hours{24 * 30};
+
+/// Makes an EC P-256 key and a self-signed X.509 v3 certificate for `names`
+/// (subject alternative names; the first DNS name is also the common name),
+/// valid from an hour ago for `validity`, and writes both as PEM. Each file
+/// is written under a temporary name and renamed into place; the key is
+/// created with mode 0600 and so is never readable by others, the
+/// certificate gets 0644. Throws tls_error.
+void write_self_signed(const tls_files& files, const certificate_names& names,
+                       std::chrono::seconds validity = self_signed_validity);
+
+/// Checks that both files can be read and parsed and that the key belongs
+/// to the certificate. Throws tls_error naming `cert_key` or `key_key` (the
+/// configuration keys, e.g. "tls.cert_file") and the file.
+void check_tls_files(const tls_files& files, const std::string& cert_key,
+                     const std::string& key_key);
+
+/// Reuses the pair in `files` when both load, match, name everything in
+/// `names` and are valid for at least `renew_before`; otherwise writes a
+/// new one. Returns what happened, for the server's log: "generated ..." or
+/// "" when reused. A file that exists but cannot be read (permissions) is a
+/// tls_error, not a reason to replace it.
+std::string ensure_self_signed(const tls_files& files,
+                               const certificate_names& names);
+
+/// An httplib::SSLServer presenting `files`, TLS 1.2 at least, without
+/// compression or renegotiation. Throws tls_error.
+std::unique_ptr<httplib::Server> make_https_server(const tls_files& files);
+
+} // namespace cluster_actions::app
