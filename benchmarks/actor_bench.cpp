@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include "actors/supervisor.hpp"
+#include "http/calling_thread.hpp"
 #include "messages/type_ids.hpp"
 
 using namespace cluster_actions;
@@ -89,8 +90,9 @@ world& the_world() {
   return *the_world_ptr;
 }
 
-/// From a non-actor thread, as the HTTP handlers did: a fresh scoped actor
-/// per request and a blocking receive.
+/// From a non-actor thread, the naive way (how the HTTP handlers did it
+/// first): a fresh scoped actor per request, a request with a CAF timeout
+/// and a blocking receive.
 void BM_list_scoped_actor(benchmark::State& state) {
   auto& w = the_world();
   for (auto _ : state) {
@@ -112,6 +114,53 @@ void BM_get_scoped_actor(benchmark::State& state) {
                [](caf::error&) { std::abort(); });
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+/// From a non-actor thread, as the HTTP handlers do now: a reused scoped
+/// actor, a request without a CAF timeout (the receive keeps the deadline,
+/// no clock thread involved), optionally with the calling thread running
+/// the idle supervisor's turn itself (calling_thread_unit).
+template <class OnValue, class... Ts>
+void reused_caller(benchmark::State& state, bool donate, OnValue on_value,
+                   Ts... xs) {
+  auto& w = the_world();
+  cluster_actions::http::calling_thread_unit unit{w.sys};
+  caf::scoped_actor self{w.sys};
+  self->context(&unit);
+  for (auto _ : state) {
+    cluster_actions::http::calling_thread_unit::donate turn{unit};
+    auto handle = self->request(w.sup, caf::infinite, xs...);
+    if (donate)
+      turn.run();
+    else
+      turn.cancel();
+    caf::blocking_actor::accept_one_cond one_reply;
+    self->varargs_receive(
+      one_reply, handle.id(), on_value, [](caf::error&) { std::abort(); },
+      caf::after(timeout) >> [] { std::abort(); });
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+auto on_list = [](std::vector<action_status>& xs) {
+  benchmark::DoNotOptimize(xs);
+};
+auto on_get = [](action_status& x) { benchmark::DoNotOptimize(x); };
+
+void BM_list_reused_caller(benchmark::State& state) {
+  reused_caller(state, false, on_list, list_atom::value);
+}
+
+void BM_get_reused_caller(benchmark::State& state) {
+  reused_caller(state, false, on_get, get_atom::value, std::string{"bench_0"});
+}
+
+void BM_list_reused_caller_own_turn(benchmark::State& state) {
+  reused_caller(state, true, on_list, list_atom::value);
+}
+
+void BM_get_reused_caller_own_turn(benchmark::State& state) {
+  reused_caller(state, true, on_get, get_atom::value, std::string{"bench_0"});
 }
 
 /// From another actor: an event-based actor sends `n` requests one after
@@ -172,6 +221,10 @@ void BM_get_from_actor(benchmark::State& state) {
 
 BENCHMARK(BM_list_scoped_actor)->UseRealTime();
 BENCHMARK(BM_get_scoped_actor)->UseRealTime();
+BENCHMARK(BM_list_reused_caller)->UseRealTime();
+BENCHMARK(BM_get_reused_caller)->UseRealTime();
+BENCHMARK(BM_list_reused_caller_own_turn)->UseRealTime();
+BENCHMARK(BM_get_reused_caller_own_turn)->UseRealTime();
 BENCHMARK(BM_list_from_actor)->UseRealTime();
 BENCHMARK(BM_get_from_actor)->UseRealTime();
 
