@@ -1,7 +1,5 @@
 #include "app/server.hpp"
 
-#include <sys/socket.h>
-
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -79,17 +77,8 @@ struct server::impl {
                                   {config.max_running_actions});
     http::rest_settings settings;
     http::configure_server(http, settings);
-    // Debian's httplib sets SO_REUSEPORT, which lets a second server share a
-    // port already in use instead of failing to bind.
-    http.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
     http::mount_routes(http, system, supervisor, config.users, settings);
-    port = config.port == 0 ? http.bind_to_any_port(config.host)
-                            : (http.bind_to_port(config.host, config.port)
-                                 ? config.port
-                                 : -1);
+    port = http::bind_server(http, config.host, config.port);
     if (port < 0) {
       shutdown_actors();
       throw std::runtime_error("cannot listen on " + config.host + ":"

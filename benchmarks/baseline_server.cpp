@@ -8,7 +8,6 @@
 // Prints "listening on http://127.0.0.1:PORT" once bound; stops on SIGINT
 // or SIGTERM.
 #include <signal.h>
-#include <sys/socket.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -66,10 +65,6 @@ int main(int argc, char** argv) {
   httplib::Server server;
   cluster_actions::http::rest_settings settings;
   cluster_actions::http::configure_server(server, settings);
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
   server.Get("/v1/cluster/actions",
              [list_body](const httplib::Request&, httplib::Response& res) {
                serve_fixed(res, list_body);
@@ -78,10 +73,8 @@ int main(int argc, char** argv) {
              [one_body](const httplib::Request&, httplib::Response& res) {
                serve_fixed(res, one_body);
              });
-  if (port == 0)
-    port = server.bind_to_any_port("127.0.0.1");
-  else if (!server.bind_to_port("127.0.0.1", port))
-    port = -1;
+  // The same socket options and listen backlog as the server.
+  port = cluster_actions::http::bind_server(server, "127.0.0.1", port);
   if (port < 0) {
     std::cerr << "cannot listen on 127.0.0.1:" << port << "\n";
     return 1;

@@ -1,5 +1,7 @@
 #include "http/rest_api.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <mutex>
 #include <memory>
@@ -404,6 +406,26 @@ void configure_server(httplib::Server& server, const rest_settings& settings) {
       // Handled: httplib then prepares the new body (Content-Length).
       return httplib::Server::HandlerResponse::Handled;
     }});
+}
+
+int bind_server(httplib::Server& server, const std::string& host, int port,
+                int backlog) {
+  // httplib offers the socket to this callback before binding it; the last
+  // one offered is the one bound (it stops at the first that binds).
+  auto last_socket = std::make_shared<socket_t>(-1);
+  server.set_socket_options([last_socket](socket_t sock) {
+    // Debian's httplib sets SO_REUSEPORT by default, which lets a second
+    // server share a port already in use instead of failing to bind.
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *last_socket = sock;
+  });
+  int bound = port == 0 ? server.bind_to_any_port(host)
+                        : (server.bind_to_port(host, port) ? port : -1);
+  // listen() again on a listening socket only changes its backlog.
+  if (bound >= 0 && *last_socket >= 0)
+    ::listen(*last_socket, backlog);
+  return bound;
 }
 
 void mount_routes(httplib::Server& server, caf::actor_system& system,
