@@ -45,15 +45,15 @@ calling_thread_unit::donate::~donate() {
   run();
 }
 
-void calling_thread_unit::donate::run() {
+bool calling_thread_unit::donate::run() {
   if (done_)
-    return;
+    return false;
   done_ = true;
   current.open = false;
   auto job = current.woken;
   current.woken = nullptr;
   if (job == nullptr)
-    return;
+    return false;
   // What a scheduler worker does with a job, for one turn.
   switch (job->resume(&unit_, max_messages_per_turn)) {
     case caf::resumable::resume_later:
@@ -70,6 +70,7 @@ void calling_thread_unit::donate::run() {
       caf::intrusive_ptr_release(job);
       break;
   }
+  return true;
 }
 
 void calling_thread_unit::donate::cancel() {

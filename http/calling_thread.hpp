@@ -46,8 +46,9 @@ public:
     donate(const donate&) = delete;
     donate& operator=(const donate&) = delete;
 
-    /// Ends the scope now: runs the woken actor's turn, if any.
-    void run();
+    /// Ends the scope now: runs the woken actor's turn, if any. Returns
+    /// whether there was one.
+    bool run();
 
     /// Ends the scope now, leaving the woken actor to the scheduler.
     void cancel();
