@@ -215,9 +215,10 @@ struct child_failure {
   int error;
 };
 
-/// What a forked child needs, all prepared before the fork: in the child of
-/// a threaded program only async-signal-safe calls are allowed, since locks
-/// (malloc's among them) may have been held by other threads at the fork.
+/// What a forked child needs, all prepared before the (v)fork: in the child
+/// of a threaded program only async-signal-safe calls are allowed, since
+/// locks (malloc's among them) may have been held by other threads at the
+/// fork; a vfork child moreover shares the parent's memory.
 struct child_setup {
   char* const* argv;
   char* const* envp;
@@ -499,11 +500,20 @@ private:
                         err.write.get(),
                         status_pipe.write.get(),
                         getpid()};
-      r.pid = fork();
-      if (r.pid < 0)
-        throw_errno("fork");
-      if (r.pid == 0)
+      // vfork: the child borrows this process's memory until it calls exec,
+      // instead of copying its page tables as fork does. That copy grows
+      // with the server's memory and thread stacks and was the largest cost
+      // of starting a run. The child only makes async-signal-safe system
+      // calls on its own stack frame and writes nothing the parent reads;
+      // it resets every signal handler before unblocking signals (this
+      // thread blocks all of them), so none of ours can run in it. This
+      // thread is suspended until the exec, as it waited for it anyway.
+      pid_t pid = vfork();
+      if (pid < 0)
+        throw_errno("vfork");
+      if (pid == 0)
         run_child(setup);
+      r.pid = pid;
       status = std::move(status_pipe.read);
       // Leaving this scope closes the parent's copies of the child's ends.
     } catch (const std::system_error& error) {

@@ -160,12 +160,6 @@ struct server::impl {
     std::tie(http, certificate_file) = make_http_server(config);
     http::rest_settings settings;
     http::configure_server(*http, settings);
-    // Debian's httplib sets SO_REUSEPORT, which lets a second server share a
-    // port already in use instead of failing to bind.
-    http->set_socket_options([](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
     supervisor = spawn_supervisor(system, make_action_types(config, monitor),
                                   {config.max_running_actions});
     try {
@@ -174,10 +168,7 @@ struct server::impl {
       shutdown_actors();
       throw;
     }
-    port = config.port == 0 ? http->bind_to_any_port(config.host)
-                            : (http->bind_to_port(config.host, config.port)
-                                 ? config.port
-                                 : -1);
+    port = http::bind_server(*http, config.host, config.port);
     if (port < 0) {
       shutdown_actors();
       throw std::runtime_error("cannot listen on " + config.host + ":"

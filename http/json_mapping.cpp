@@ -55,6 +55,20 @@ void append_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (std::size_t i = 0; i < text.size();) {
+    // Runs of plain ASCII go in one append: names, uids and states are
+    // nothing else, and a list of thousands of actions is mostly them.
+    auto plain_end = i;
+    while (plain_end < text.size()) {
+      auto p = static_cast<unsigned char>(text[plain_end]);
+      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\')
+        break;
+      ++plain_end;
+    }
+    if (plain_end > i) {
+      out.append(text, i, plain_end - i);
+      i = plain_end;
+      continue;
+    }
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       if (auto n = utf8_sequence_length(text, i); n > 0) {

@@ -1,16 +1,24 @@
 #include "http/rest_api.hpp"
 
+#include <sched.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <caf/actor_system.hpp>
+#include <caf/after.hpp>
+#include <caf/detail/typed_actor_util.hpp>
 #include <caf/scoped_actor.hpp>
 #include <httplib.h>
 
 #include "http/basic_auth.hpp"
+#include "http/calling_thread.hpp"
 #include "http/json_mapping.hpp"
 
 namespace cluster_actions::http {
@@ -143,6 +151,15 @@ std::string default_description(action_error code, const std::string& action) {
   return "action '" + action + "' failed";
 }
 
+/// The type of the reply a blocking response handle expects.
+template <class Handle>
+struct response_output;
+
+template <class Self, class Output>
+struct response_output<caf::response_handle<Self, Output, true>> {
+  using type = Output;
+};
+
 /// A reply handler answering 200 with the action object.
 auto send_action(Response& res) {
   return [&res](action_status& status) {
@@ -156,6 +173,7 @@ public:
   api(caf::actor_system& system, supervisor_actor supervisor,
       std::vector<user> users, const rest_settings& settings)
     : system_(system),
+      unit_(system),
       supervisor_(std::move(supervisor)),
       users_(std::move(users)),
       throttle_(settings.throttle),
@@ -272,13 +290,72 @@ private:
   template <class OnValue, class... Ts>
   void ask(Response& res, const std::string& action, int unknown_status,
            OnValue on_value, Ts&&... xs) const {
-    // A fresh scoped actor per request: a reused one accumulates the stale
-    // timeout messages of earlier requests (see the stack notes).
-    caf::scoped_actor self{system_};
-    self->request(supervisor_, reply_timeout_, std::forward<Ts>(xs)...)
-      .receive(std::move(on_value), [&](caf::error& err) {
-        send_failure(res, err, action, unknown_status);
+    auto caller = checkout();
+    auto& self = *caller;
+    // No CAF request timeout: it would go through CAF's clock thread (a
+    // lock and a wake-up of that thread per request, and a timeout message
+    // left in the mailbox). The receive below keeps the deadline itself.
+    // When the supervisor is idle, this thread runs its turn right after
+    // the send (see calling_thread_unit): no scheduler thread is woken, and
+    // the reply is already in the mailbox when the receive starts.
+    calling_thread_unit::donate turn{unit_};
+    auto handle = self->request(supervisor_, caf::infinite,
+                                std::forward<Ts>(xs)...);
+    if (!turn.run())
+      await_briefly(self);
+    using output = typename response_output<decltype(handle)>::type;
+    caf::detail::type_checker<output, OnValue>::check();
+    bool answered = true;
+    caf::blocking_actor::accept_one_cond one_reply;
+    self->varargs_receive(
+      one_reply, handle.id(), std::move(on_value),
+      [&](caf::error& err) { send_failure(res, err, action, unknown_status); },
+      caf::after(reply_timeout_) >> [&] {
+        answered = false;
+        send_failure(res, caf::make_error(caf::sec::request_timeout), action,
+                     unknown_status);
       });
+    // A caller whose request went unanswered may still get the late reply:
+    // it is not reused.
+    if (answered)
+      checkin(std::move(caller));
+  }
+
+  /// When another thread is running the supervisor's turn, the reply is
+  /// usually microseconds away: yield the CPU (to that thread, if it shares
+  /// this core) for up to `reply_spin` before going to sleep in the
+  /// receive. Sleeping costs a futex wait and wake and two context switches
+  /// per request, which halved the throughput at 64 connections, where the
+  /// supervisor is nearly always busy.
+  static void await_briefly(caf::scoped_actor& self) {
+    constexpr auto reply_spin = std::chrono::microseconds(20);
+    auto until = std::chrono::steady_clock::now() + reply_spin;
+    while (self->mailbox().empty() && std::chrono::steady_clock::now() < until)
+      sched_yield();
+  }
+
+  /// A scoped actor to send one request from this thread and await the
+  /// reply. They are reused: creating one per request cost a wake-up of
+  /// CAF's clock thread each (its cleanup cancels its timeouts there). A
+  /// reused one never has stale messages: its requests carry no CAF
+  /// timeout, and one that gave up on a reply is dropped.
+  std::unique_ptr<caf::scoped_actor> checkout() const {
+    {
+      std::lock_guard<std::mutex> guard{callers_mutex_};
+      if (!callers_.empty()) {
+        auto caller = std::move(callers_.back());
+        callers_.pop_back();
+        return caller;
+      }
+    }
+    auto caller = std::make_unique<caf::scoped_actor>(system_);
+    (*caller)->context(&unit_);
+    return caller;
+  }
+
+  void checkin(std::unique_ptr<caf::scoped_actor> caller) const {
+    std::lock_guard<std::mutex> guard{callers_mutex_};
+    callers_.push_back(std::move(caller));
   }
 
   void send_failure(Response& res, const caf::error& err,
@@ -316,12 +393,17 @@ private:
   }
 
   caf::actor_system& system_;
+  // Mutable: running an actor's turn on it is not a change of the api.
+  mutable calling_thread_unit unit_;
   supervisor_actor supervisor_;
   user_directory users_;
   mutable login_throttle throttle_;
   std::chrono::milliseconds reply_timeout_;
   std::size_t max_body_bytes_;
   std::string challenge_;
+  // Idle callers (see checkout); at most one per concurrent request.
+  mutable std::mutex callers_mutex_;
+  mutable std::vector<std::unique_ptr<caf::scoped_actor>> callers_;
 };
 
 } // namespace
@@ -355,6 +437,26 @@ void configure_server(httplib::Server& server, const rest_settings& settings) {
       // Handled: httplib then prepares the new body (Content-Length).
       return httplib::Server::HandlerResponse::Handled;
     }});
+}
+
+int bind_server(httplib::Server& server, const std::string& host, int port,
+                int backlog) {
+  // httplib offers the socket to this callback before binding it; the last
+  // one offered is the one bound (it stops at the first that binds).
+  auto last_socket = std::make_shared<socket_t>(-1);
+  server.set_socket_options([last_socket](socket_t sock) {
+    // Debian's httplib sets SO_REUSEPORT by default, which lets a second
+    // server share a port already in use instead of failing to bind.
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *last_socket = sock;
+  });
+  int bound = port == 0 ? server.bind_to_any_port(host)
+                        : (server.bind_to_port(host, port) ? port : -1);
+  // listen() again on a listening socket only changes its backlog.
+  if (bound >= 0 && *last_socket >= 0)
+    ::listen(*last_socket, backlog);
+  return bound;
 }
 
 void mount_routes(httplib::Server& server, caf::actor_system& system,
