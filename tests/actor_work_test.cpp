@@ -15,6 +15,7 @@
 #include "actors/actor_work.hpp"
 #include "actors/supervisor.hpp"
 #include "messages/type_ids.hpp"
+#include "test_support.hpp"
 
 using namespace cluster_actions;
 using namespace std::chrono_literals;
@@ -106,22 +107,9 @@ work_factory stepper(std::map<std::string, seen_run>* seen) {
   });
 }
 
-caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  add_message_types(cfg);
-  return cfg;
-}
-
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{testing_config(cfg)};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  caf::scoped_actor self{sys};
+struct fixture : testing::supervisor_fixture_base {
   /// Declared after the actor system: the handles go before it does.
   std::map<std::string, seen_run> seen;
-  supervisor_actor sup;
 
   explicit fixture(std::size_t max_running = 4) {
     std::vector<action_type> types;
@@ -143,17 +131,7 @@ struct fixture {
   }
 
   ~fixture() {
-    self->send_exit(sup, caf::exit_reason::user_shutdown);
-    settle();
-  }
-
-  void settle() {
-    sched.run();
-  }
-
-  void advance(caf::timespan t) {
-    sched.clock().advance_time(t);
-    settle();
+    shutdown(); // while the members here are still alive
   }
 
   /// Advances the clock a second at a time, delivering what each second
@@ -161,38 +139,6 @@ struct fixture {
   void advance_seconds(int n) {
     for (int i = 0; i < n; ++i)
       advance(1s);
-  }
-
-  template <class T = action_status, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
-    self->send(sup, std::forward<Ts>(xs)...);
-    settle();
-    caf::expected<T> result = caf::make_error(caf::sec::runtime_error);
-    bool replied = false;
-    self->receive([&](T& value) { result = std::move(value); replied = true; },
-                  [&](caf::error& err) { result = std::move(err); replied = true; },
-                  caf::after(0s) >> [] {});
-    REQUIRE(replied);
-    return result;
-  }
-
-  caf::expected<action_status> start(const std::string& name,
-                                     action_params params = {}) {
-    return ask(start_atom::value, name, std::move(params));
-  }
-
-  caf::expected<action_status> get(const std::string& name) {
-    return ask(get_atom::value, name);
-  }
-
-  caf::expected<action_status> cancel(const std::string& name) {
-    return ask(cancel_atom::value, name);
-  }
-
-  s state_of(const std::string& name) {
-    auto status = get(name);
-    REQUIRE(status);
-    return status->state;
   }
 
   /// Watches the host actor of `name`'s latest run.
@@ -474,7 +420,7 @@ caf::behavior finish_at_once(caf::event_based_actor*, work_context ctx) {
 TEST_CASE("actor_work takes a plain event_based_actor function",
           "[actor_work]") {
   caf::actor_system_config cfg;
-  caf::actor_system sys{testing_config(cfg)};
+  caf::actor_system sys{testing::testing_config(cfg)};
   auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   action_type type;
   type.name = "once";

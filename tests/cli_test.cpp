@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/password_hash.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -27,29 +28,12 @@ using cluster_actions::http::password_hash;
 
 namespace {
 
-const std::string binary = CLUSTER_ACTIONS_SERVER;
-
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern = (fs::temp_directory_path() / "cli-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  fs::path path_;
+/// A fresh temporary directory, removed afterwards.
+struct temp_dir : cluster_actions::testing::temp_dir {
+  temp_dir() : cluster_actions::testing::temp_dir("cli-test-") {}
 };
+
+const std::string binary = CLUSTER_ACTIONS_SERVER;
 
 /// The binary running with `args`, `input` on its stdin, its stdout and
 /// stderr read through pipes; killed if still running when destroyed.

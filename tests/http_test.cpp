@@ -25,11 +25,17 @@
 #include "http/password_hash.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
+
+/// A fresh temporary directory, removed afterwards.
+struct temp_dir : cluster_actions::testing::temp_dir {
+  temp_dir() : cluster_actions::testing::temp_dir("http-test-") {}
+};
 
 namespace app = cluster_actions::app;
 namespace http = cluster_actions::http;
@@ -51,30 +57,6 @@ std::string email_of(const std::string& role) {
 std::string action_path(const std::string& name) {
   return list_path + "/" + name;
 }
-
-/// A fresh directory under the system's temporary one, removed afterwards.
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern = (std::filesystem::temp_directory_path() / "http-test-XXXXXX")
-                     .string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
 
 /// An action type whose command is `/bin/sh -c script`.
 app::command_action shell_action(std::string name, std::string script,

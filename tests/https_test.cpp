@@ -25,6 +25,7 @@
 
 #include "app/server.hpp"
 #include "app/tls.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -34,31 +35,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// A fresh temporary directory, removed afterwards.
+struct temp_dir : cluster_actions::testing::temp_dir {
+  temp_dir() : cluster_actions::testing::temp_dir("https-test-") {}
+};
+
 constexpr const char* password = "tls-test-password";
 const std::string list_path = "/v1/cluster/actions";
-
-/// A fresh directory, removed with everything in it.
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern = (fs::temp_directory_path() / "https-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  fs::path path_;
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in{path};

@@ -33,6 +33,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include "test_support.hpp"
 
 extern char** environ;
 
@@ -40,6 +41,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
+
+/// A fresh temporary directory, removed afterwards.
+struct temp_dir : cluster_actions::testing::temp_dir {
+  temp_dir() : cluster_actions::testing::temp_dir("server-process-test-") {}
+};
 
 using steady = std::chrono::steady_clock;
 
@@ -49,34 +55,6 @@ constexpr const char* email = "admin@example.com";
 constexpr const char* password = "pass word:1";
 const std::string list_path = "/v1/cluster/actions";
 constexpr auto poll_interval = 5ms;
-
-/// A fresh directory under the system's temporary one, removed afterwards.
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern = (std::filesystem::temp_directory_path()
-                    / "server-process-test-XXXXXX")
-                     .string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-  std::string path() const {
-    return path_.string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in{path};

@@ -1,0 +1,135 @@
+// Helpers the test files share: temporary directories and the core of the
+// fixtures that drive the supervisor on CAF's deterministic test scheduler.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <catch2/catch.hpp>
+
+#include "actors/supervisor.hpp"
+#include "messages/type_ids.hpp"
+
+namespace cluster_actions::testing {
+
+/// A fresh directory under the system's temporary one, named
+/// `<prefix>XXXXXX`, removed with everything in it afterwards.
+class temp_dir {
+public:
+  explicit temp_dir(const std::string& prefix) {
+    auto pattern
+      = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX"))
+          .string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  std::string file(const std::string& name) const {
+    return (path_ / name).string();
+  }
+  std::string path() const {
+    return path_.string();
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// Sets up `cfg` for CAF's deterministic test scheduler.
+inline caf::actor_system_config&
+testing_config(caf::actor_system_config& cfg) {
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  add_message_types(cfg);
+  return cfg;
+}
+
+/// An actor system on the deterministic test scheduler and a supervisor
+/// `sup` (spawned by the deriving fixture): every message is delivered by
+/// `settle()`, time moves only by `advance()`. A deriving fixture whose
+/// members must outlive the supervisor calls `shutdown()` in its own
+/// destructor.
+struct supervisor_fixture_base {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing_config(cfg)};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  caf::scoped_actor self{sys};
+  supervisor_actor sup;
+
+  supervisor_fixture_base() = default;
+  supervisor_fixture_base(const supervisor_fixture_base&) = delete;
+  supervisor_fixture_base& operator=(const supervisor_fixture_base&) = delete;
+
+  ~supervisor_fixture_base() {
+    shutdown();
+  }
+
+  /// Stops the supervisor and delivers everything that follows; only the
+  /// first call does anything.
+  void shutdown() {
+    if (!sup)
+      return;
+    self->send_exit(sup, caf::exit_reason::user_shutdown);
+    settle();
+    sup = nullptr;
+  }
+
+  void settle() {
+    sched.run();
+  }
+
+  void advance(caf::timespan t) {
+    sched.clock().advance_time(t);
+    settle();
+  }
+
+  /// Sends a request to the supervisor, delivers everything, and returns
+  /// the reply, which must be there by then.
+  template <class T = action_status, class... Ts>
+  caf::expected<T> ask(Ts&&... xs) {
+    using namespace std::chrono_literals;
+    self->send(sup, std::forward<Ts>(xs)...);
+    settle();
+    caf::expected<T> result = caf::make_error(caf::sec::runtime_error);
+    bool replied = false;
+    self->receive([&](T& value) { result = std::move(value); replied = true; },
+                  [&](caf::error& err) { result = std::move(err); replied = true; },
+                  caf::after(0s) >> [] {});
+    REQUIRE(replied);
+    return result;
+  }
+
+  caf::expected<action_status> start(const std::string& name,
+                                     action_params params = {}) {
+    return ask(start_atom::value, name, std::move(params));
+  }
+
+  caf::expected<action_status> get(const std::string& name) {
+    return ask(get_atom::value, name);
+  }
+
+  caf::expected<action_status> cancel(const std::string& name) {
+    return ask(cancel_atom::value, name);
+  }
+
+  action_state state_of(const std::string& name) {
+    auto status = get(name);
+    REQUIRE(status);
+    return status->state;
+  }
+};
+
+} // namespace cluster_actions::testing
