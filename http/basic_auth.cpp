@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "http/base64.hpp"
@@ -42,6 +42,14 @@ bool iequals(std::string_view a, std::string_view b) {
 user_directory::user_directory(std::vector<user> users) {
   if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
     throw std::runtime_error("no random bytes from OpenSSL for a key");
+  hmac_.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  if (hmac_)
+    keyed_.reset(EVP_MAC_CTX_new(hmac_.get()));
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+  if (!keyed_ || EVP_MAC_init(keyed_.get(), key_.data(), key_.size(), params) != 1)
+    throw std::runtime_error("HMAC-SHA256 is not available in OpenSSL");
   for (auto& u : users) {
     const bool has_password = !u.password.empty();
     const bool has_hash = !u.password_hash.empty();
@@ -72,11 +80,15 @@ user_directory::user_directory(std::vector<user> users) {
 
 user_directory::mac user_directory::mac_of(std::string_view password) const {
   mac result{};
-  unsigned int length = 0;
-  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-           reinterpret_cast<const unsigned char*>(password.data()),
-           password.size(), result.data(), &length)
-        == nullptr
+  std::size_t length = 0;
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx{
+    EVP_MAC_CTX_dup(keyed_.get()), &EVP_MAC_CTX_free};
+  if (!ctx
+      || EVP_MAC_update(ctx.get(),
+                        reinterpret_cast<const unsigned char*>(password.data()),
+                        password.size())
+           != 1
+      || EVP_MAC_final(ctx.get(), result.data(), &length, result.size()) != 1
       || length != result.size())
     throw std::runtime_error("HMAC failed in OpenSSL");
   return result;

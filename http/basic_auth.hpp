@@ -2,12 +2,15 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include <openssl/evp.h>
 
 #include "http/access.hpp"
 #include "http/password_hash.hpp"
@@ -46,6 +49,13 @@ private:
 
   /// Random per directory, never stored or shown.
   std::array<unsigned char, 32> key_{};
+  /// HMAC-SHA256 fetched and keyed once; each MAC works on a copy. OpenSSL
+  /// 3's one-shot HMAC() fetches the algorithm on every call, through
+  /// process-wide locks that the handler threads then contend for.
+  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> hmac_{nullptr,
+                                                          &EVP_MAC_free};
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> keyed_{
+    nullptr, &EVP_MAC_CTX_free};
   std::unordered_map<std::string, account> by_email_;
   /// Guards account::verified.
   mutable std::mutex mutex_;
