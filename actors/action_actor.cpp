@@ -134,8 +134,12 @@ action_behavior(self_pointer self, action_type type,
     if (current && current->worker && current->worker.address() == msg.source)
       on_finished(self, work_outcome::failure(
                           "worker_exited",
-                          "the work stopped without reporting how it ended: "
-                            + self->system().render(msg.reason)));
+                          msg.reason
+                            ? "the work stopped without reporting how it "
+                              "ended: "
+                                + self->system().render(msg.reason)
+                            : "the work ended without reporting how it "
+                              "ended"));
   });
   return {
     [=](queue_atom, std::string uid, action_params params) {
