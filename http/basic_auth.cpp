@@ -1,6 +1,8 @@
 #include "http/basic_auth.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <stdexcept>
 
 #include <openssl/core_names.h>
@@ -23,6 +25,19 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+/// Each directory gets a serial number, so that a thread's MAC context can
+/// tell whose key it holds even when a new directory takes a freed one's
+/// address.
+std::atomic<std::uint64_t> directory_serials{0};
+
+/// One HMAC context per thread, copied from a directory's keyed context on
+/// first use and reset for every MAC after that: no allocation per request.
+struct thread_mac_context {
+  std::uint64_t owner = 0;
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx{
+    nullptr, &EVP_MAC_CTX_free};
+};
+
 } // namespace
 
 // Passwords are never compared as strings. A plain password is kept only
@@ -39,7 +54,8 @@ bool iequals(std::string_view a, std::string_view b) {
 // which lives only in this process's memory; one entry per configured user
 // bounds it. Wrong passwords still pay the full PBKDF2 every time, and the
 // login throttle limits how often one address may try.
-user_directory::user_directory(std::vector<user> users) {
+user_directory::user_directory(std::vector<user> users)
+  : serial_(++directory_serials) {
   if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
     throw std::runtime_error("no random bytes from OpenSSL for a key");
   hmac_.reset(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
@@ -79,18 +95,25 @@ user_directory::user_directory(std::vector<user> users) {
 }
 
 user_directory::mac user_directory::mac_of(std::string_view password) const {
+  thread_local thread_mac_context local;
+  if (local.owner != serial_ || !local.ctx) {
+    local.ctx.reset(EVP_MAC_CTX_dup(keyed_.get()));
+    local.owner = serial_;
+  }
   mac result{};
   std::size_t length = 0;
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx{
-    EVP_MAC_CTX_dup(keyed_.get()), &EVP_MAC_CTX_free};
-  if (!ctx
-      || EVP_MAC_update(ctx.get(),
+  // Initialising without a key starts a new MAC under the one already set.
+  if (!local.ctx || EVP_MAC_init(local.ctx.get(), nullptr, 0, nullptr) != 1
+      || EVP_MAC_update(local.ctx.get(),
                         reinterpret_cast<const unsigned char*>(password.data()),
                         password.size())
            != 1
-      || EVP_MAC_final(ctx.get(), result.data(), &length, result.size()) != 1
-      || length != result.size())
+      || EVP_MAC_final(local.ctx.get(), result.data(), &length, result.size())
+           != 1
+      || length != result.size()) {
+    local.ctx.reset();
     throw std::runtime_error("HMAC failed in OpenSSL");
+  }
   return result;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,9 +50,11 @@ private:
 
   /// Random per directory, never stored or shown.
   std::array<unsigned char, 32> key_{};
-  /// HMAC-SHA256 fetched and keyed once; each MAC works on a copy. OpenSSL
-  /// 3's one-shot HMAC() fetches the algorithm on every call, through
-  /// process-wide locks that the handler threads then contend for.
+  /// Tells this directory's key from another's in a thread's MAC context.
+  std::uint64_t serial_;
+  /// HMAC-SHA256 fetched and keyed once; each thread MACs on its own copy.
+  /// OpenSSL 3's one-shot HMAC() fetches the algorithm on every call,
+  /// through process-wide locks that the handler threads then contend for.
   std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> hmac_{nullptr,
                                                           &EVP_MAC_free};
   std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> keyed_{

@@ -176,6 +176,16 @@ TEST_CASE("the user directory") {
     CHECK(slow.authenticate(header));
   }
 
+  SECTION("directories used in turn on one thread keep their own keys") {
+    for (int i = 0; i < 3; ++i) {
+      user_directory other{{{"plain@x", "other secret", role::admin}}};
+      CHECK(other.authenticate(basic("plain@x", "other secret")));
+      CHECK(users.authenticate(basic("plain@x", "plain secret")));
+      CHECK_FALSE(other.authenticate(basic("plain@x", "plain secret")));
+      CHECK_FALSE(users.authenticate(basic("plain@x", "other secret")));
+    }
+  }
+
   SECTION("concurrent logins") {
     std::atomic<int> accepted{0};
     std::vector<std::thread> threads;

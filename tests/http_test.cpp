@@ -315,6 +315,27 @@ TEST_CASE("lists, gets, starts and removes runs") {
     CHECK(list["actions"][0]["action_uid"] == run["action_uid"]);
   }
 
+  SECTION("each list shows the latest statuses, also when only a state "
+          "changed") {
+    auto listed = [&admin] {
+      auto actions = parse_body(admin.Get(list_path.c_str()))["actions"];
+      REQUIRE(actions.size() == 1);
+      return actions[0];
+    };
+    auto run = require_action(admin.Post(action_path("block").c_str()),
+                              "block");
+    wait_for_status(admin, "block", status_is("running"));
+    CHECK(listed()["status"] == "running");
+    require_action(admin.Delete(action_path("block").c_str()), "block");
+    wait_for_status(admin, "block", status_is("cancelled"));
+    auto cancelled = listed();
+    CHECK(cancelled["status"] == "cancelled");
+    CHECK(cancelled["action_uid"] == run["action_uid"]);
+    auto next = require_action(admin.Post(action_path("block").c_str()),
+                               "block");
+    CHECK(listed()["action_uid"] == next["action_uid"]);
+  }
+
   SECTION("a finished run is replaced by the next one") {
     auto first = require_action(admin.Post(action_path("quick").c_str()),
                                 "quick");
