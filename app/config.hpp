@@ -29,6 +29,8 @@ struct server_config {
   std::string data_dir = "./data";
   bool tls = false;
   std::size_t max_running_actions = 4;
+  std::size_t max_body_bytes = 64 * 1024; ///< larger request bodies: 413
+  std::size_t max_pending_requests = 256; ///< awaiting actors at once; more: 503
   std::vector<http::user> users;
   std::vector<command_action> actions;
 };

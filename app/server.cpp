@@ -47,6 +47,13 @@ make_action_types(const server_config& config,
   return types;
 }
 
+http::rest_settings make_rest_settings(const server_config& config) {
+  http::rest_settings settings;
+  settings.max_body_bytes = config.max_body_bytes;
+  settings.max_pending_requests = config.max_pending_requests;
+  return settings;
+}
+
 } // namespace
 
 struct server::impl {
@@ -57,7 +64,8 @@ struct server::impl {
   caf::actor_system_config actor_config;
   caf::actor_system system;
   supervisor_actor supervisor;
-  httplib::Server http;
+  http::rest_settings settings;
+  http::rest_server http;
   int port = 0;
 
   std::mutex mutex;
@@ -69,7 +77,9 @@ struct server::impl {
   explicit impl(server_config cfg)
     : config(std::move(cfg)),
       monitor(std::make_shared<process_monitor>()),
-      system(make_actor_config(actor_config)) {
+      system(make_actor_config(actor_config)),
+      settings(make_rest_settings(config)),
+      http(settings) {
     // Orphaned processes of a run become ours, so that the monitor can reap
     // them and see their process group gone.
     become_subreaper();
@@ -77,8 +87,6 @@ struct server::impl {
     config.data_dir = std::filesystem::absolute(config.data_dir).string();
     supervisor = spawn_supervisor(system, make_action_types(config, monitor),
                                   {config.max_running_actions});
-    http::rest_settings settings;
-    http::configure_server(http, settings);
     // Debian's httplib sets SO_REUSEPORT, which lets a second server share a
     // port already in use instead of failing to bind.
     http.set_socket_options([](socket_t sock) {
@@ -86,10 +94,7 @@ struct server::impl {
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
     http::mount_routes(http, system, supervisor, config.users, settings);
-    port = config.port == 0 ? http.bind_to_any_port(config.host)
-                            : (http.bind_to_port(config.host, config.port)
-                                 ? config.port
-                                 : -1);
+    port = http.bind(config.host, config.port);
     if (port < 0) {
       shutdown_actors();
       throw std::runtime_error("cannot listen on " + config.host + ":"

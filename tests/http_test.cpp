@@ -666,12 +666,11 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
   settings.reply_timeout = 200ms;
   settings.threads = 2;
   {
-    httplib::Server server;
-    http::configure_server(server, settings);
+    http::rest_server server{settings};
     http::mount_routes(server, system, supervisor,
                        {{email_of("admin"), password, http::role::admin}},
                        settings);
-    auto port = server.bind_to_any_port("127.0.0.1");
+    auto port = server.bind("127.0.0.1", 0);
     std::thread serving{[&] { server.listen_after_bind(); }};
     {
       auto admin = make_client(port, "admin");
