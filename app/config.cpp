@@ -432,7 +432,8 @@ server_config parse_config(const std::string& json_text,
   if (!document.is_object())
     root.fail("the top level must be a JSON object");
   root.expect_object({"listen", "data_dir", "tls", "max_running_actions",
-                      "max_body_bytes", "max_pending_requests", "users",
+                      "max_body_bytes", "max_pending_requests",
+                      "request_timeout_s", "http_threads", "users",
                       "actions"});
   server_config cfg;
   if (auto listen = root.find("listen"))
@@ -450,6 +451,10 @@ server_config parse_config(const std::string& json_text,
   if (auto max_pending = root.find("max_pending_requests"))
     cfg.max_pending_requests = static_cast<std::size_t>(
       max_pending->integer(1, 1000000));
+  if (auto timeout = root.find("request_timeout_s"))
+    cfg.request_timeout = std::chrono::seconds{timeout->integer(1, 3600)};
+  if (auto threads = root.find("http_threads"))
+    cfg.http_threads = static_cast<std::size_t>(threads->integer(1, 4096));
   cfg.users = read_users(root.at("users"));
   for (const auto& [name, entry] : root.at("actions").members())
     cfg.actions.push_back(read_action(name, entry));

@@ -51,6 +51,8 @@ http::rest_settings make_rest_settings(const server_config& config) {
   http::rest_settings settings;
   settings.max_body_bytes = config.max_body_bytes;
   settings.max_pending_requests = config.max_pending_requests;
+  settings.request_timeout = config.request_timeout;
+  settings.threads = config.http_threads;
   return settings;
 }
 

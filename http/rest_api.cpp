@@ -488,11 +488,14 @@ public:
     std::chrono::microseconds read_timeout;
     std::chrono::microseconds write_timeout;
     std::chrono::microseconds request_timeout;
+    /// The shorter deadline while connections wait for a pool thread.
+    std::chrono::microseconds busy_request_timeout;
     std::size_t max_header_bytes;
   };
 
-  guarded_stream(int fd, limits lim, connection_state& state)
-    : fd_(fd), limits_(lim), state_(state) {
+  guarded_stream(int fd, limits lim, connection_state& state,
+                 const std::atomic<std::size_t>& waiting)
+    : fd_(fd), limits_(lim), state_(state), waiting_(waiting) {
     // nop
   }
 
@@ -589,14 +592,20 @@ private:
     head_bytes_ = 0;
     lines_ = 0;
     line_length_ = 0;
-    deadline_ = clock_type::now() + limits_.request_timeout;
+    started_ = clock_type::now();
+    deadline_ = started_ + limits_.request_timeout;
   }
 
   /// Reads more into the buffer: >0 bytes, 0 at the end, -1 on an error or
   /// when the read timeout or the request's deadline passes.
   ssize_t fill() {
+    // A slow client holds a pool thread; while others wait for one, it gets
+    // less time.
+    auto deadline = waiting_.load() > 0
+                      ? std::min(deadline_, started_ + limits_.busy_request_timeout)
+                      : deadline_;
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(
-      deadline_ - clock_type::now());
+      deadline - clock_type::now());
     if (left.count() <= 0 || !wait_for(fd_, POLLIN, std::min(left, limits_.read_timeout))) {
       state_.timed_out = true;
       return -1;
@@ -623,7 +632,9 @@ private:
   std::size_t head_bytes_ = 0;
   std::size_t lines_ = 0;
   std::size_t line_length_ = 0;
+  clock_type::time_point started_;
   clock_type::time_point deadline_;
+  const std::atomic<std::size_t>& waiting_;
 };
 
 /// A complete JSON error response with Connection: close.
@@ -692,8 +703,10 @@ bool rest_server::process_and_close_socket(socket_t sock) {
      to_duration(write_timeout_sec_, write_timeout_usec_),
      std::chrono::duration_cast<std::chrono::microseconds>(
        settings_.request_timeout),
+     std::chrono::duration_cast<std::chrono::microseconds>(
+       std::min(settings_.request_timeout, settings_.busy_request_timeout)),
      settings_.max_header_bytes},
-    state};
+    state, *waiting_};
   bool ok = true;
   bool linger = false;
   for (std::size_t served = 0;; ++served) {

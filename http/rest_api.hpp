@@ -26,10 +26,13 @@ struct rest_settings {
   std::size_t max_body_bytes = 64 * 1024;
   /// Request line plus headers larger than this are refused with 414 (a
   /// request line alone over it) or 431, and the connection is closed.
-  std::size_t max_header_bytes = 16 * 1024;
+  /// (httplib's own per-line limit is 8 KiB; this total cuts first.)
+  std::size_t max_header_bytes = 8 * 1024;
   /// A request (line, headers and body) must arrive within this from its
   /// first byte, however slowly it trickles in; otherwise 408 and close.
-  std::chrono::seconds request_timeout{10};
+  std::chrono::milliseconds request_timeout{10000};
+  /// The same while other connections wait for a pool thread.
+  std::chrono::milliseconds busy_request_timeout{1000};
   /// Requests waiting for an actor's reply at once; past it, 503 at once.
   std::size_t max_pending_requests = 256;
   /// Worker threads of the HTTP server (each keep-alive connection holds one).

@@ -686,3 +686,41 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
   }
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("requests past the bound of pending replies are refused at once") {
+  caf::actor_system_config cfg;
+  cluster_actions::add_message_types(cfg);
+  caf::actor_system system{cfg};
+  auto supervisor = system.spawn(silent_supervisor);
+  http::rest_settings settings;
+  settings.reply_timeout = 2s;
+  settings.max_pending_requests = 1;
+  settings.threads = 4;
+  {
+    http::rest_server server{settings};
+    http::mount_routes(server, system, supervisor,
+                       {{email_of("admin"), password, http::role::admin}},
+                       settings);
+    auto port = server.bind("127.0.0.1", 0);
+    std::thread serving{[&] { server.listen_after_bind(); }};
+    std::thread waiting{[&] {
+      auto admin = make_client(port, "admin");
+      auto res = admin.Get(list_path.c_str()); // held until the timeout
+      CHECK((res && res->status == 503));
+    }};
+    std::this_thread::sleep_for(300ms); // the first request is waiting
+    {
+      auto admin = make_client(port, "admin");
+      auto before = std::chrono::steady_clock::now();
+      auto refused = admin.Get(list_path.c_str());
+      auto took = std::chrono::steady_clock::now() - before;
+      require_error(refused, 503, "overloaded");
+      CHECK(refused->get_header_value("Retry-After") == "1");
+      CHECK(took < 500ms);
+    }
+    waiting.join();
+    server.stop();
+    serving.join();
+  }
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+}
