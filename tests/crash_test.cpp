@@ -151,6 +151,13 @@ std::string write_config(const temp_dir& dir) {
        {{"command",
          {"/bin/sh", "-c",
           "echo $$ > " + dir.file("sleeper.pid") + "; exec /bin/sleep 1000"}},
+        {"cancel_grace_s", 1}}},
+      // Its grandchild leaves the session and process group.
+      {"escaper",
+       {{"command",
+         {"/bin/sh", "-c",
+          "/usr/bin/setsid /bin/sh -c 'echo $$ > " + dir.file("escaped.pid")
+            + "; exec /bin/sleep 1000' & exec /bin/sleep 1000"}},
         {"cancel_grace_s", 1}}}}},
   };
   auto path = dir.file("config.json");
@@ -197,5 +204,71 @@ TEST_CASE("kill -9 of the server leaves no run behind; a restart is clean") {
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(gone_within(sleeper, 5s));
+  }
+}
+
+namespace {
+
+/// Whether the server put `pid` in a cgroup of its own (cgroup v2 writable).
+bool in_run_cgroup(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/cgroup"};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  return text.find("/cluster-actions-") != std::string::npos;
+}
+
+nlohmann::json wait_for_status(httplib::Client& client, const std::string& name,
+                               const std::string& status) {
+  auto deadline = clock_type::now() + 10s;
+  nlohmann::json last;
+  while (clock_type::now() < deadline) {
+    auto res = client.Get((list_path + "/" + name).c_str());
+    if (res && res->status == 200) {
+      last = nlohmann::json::parse(res->body);
+      if (last["status"] == status)
+        return last;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  FAIL("no status " << status << "; last " << last.dump());
+  return last;
+}
+
+} // namespace
+
+TEST_CASE("a grandchild that leaves the process group") {
+  REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  temp_dir dir;
+  auto config = write_config(dir);
+  server_process server{config};
+  auto client = server.client();
+  auto started = client.Post((list_path + "/escaper").c_str());
+  REQUIRE(started);
+  REQUIRE(started->status == 200);
+  auto escaped = read_pid(dir.file("escaped.pid"));
+  REQUIRE(alive(escaped));
+  if (!in_run_cgroup(escaped)) {
+    // Without a writable cgroup v2 hierarchy only the process group is
+    // guaranteed (README, "Crashes"); clean up and say so.
+    WARN("no cgroup support here: an escaped grandchild outlives its run");
+    ::kill(escaped, SIGKILL);
+    return;
+  }
+  SECTION("is stopped on cancel") {
+    auto cancel = client.Delete((list_path + "/escaper").c_str());
+    REQUIRE(cancel);
+    CHECK(cancel->status == 200);
+    wait_for_status(client, "escaper", "cancelled");
+    CHECK(gone_within(escaped, 5s));
+  }
+  SECTION("is stopped by the next start after a kill -9 of the server") {
+    REQUIRE(::kill(server.pid, SIGKILL) == 0);
+    server.wait();
+    // The escaped process had no death signal; it outlives the server...
+    std::this_thread::sleep_for(200ms);
+    reap();
+    CHECK(alive(escaped));
+    // ...until a server starts and removes what dead servers left behind.
+    server_process restarted{config};
+    CHECK(gone_within(escaped, 5s));
   }
 }
