@@ -56,10 +56,11 @@ thread_local connection_state* current_connection = nullptr;
 
 /// Asks the connection loop to close the connection after this response
 /// (a body left unread, or a request refused for its shape).
-void close_after(Response& res) {
+void close_after(const Request& req, Response& res) {
   if (current_connection != nullptr)
     current_connection->close = true;
-  if (!res.has_header("Connection"))
+  // httplib adds its own when the client asked for the close.
+  if (!res.has_header("Connection") && req.get_header_value("Connection") != "close")
     res.set_header("Connection", "close");
 }
 
@@ -123,7 +124,7 @@ void describe_library_error(const Request& req, Response& res,
                             std::size_t max_header_bytes) {
   // A refused request may have left bytes unread: never reuse the
   // connection after one.
-  close_after(res);
+  close_after(req, res);
   const auto* conn = current_connection;
   if (conn != nullptr && conn->timed_out) {
     send_error(res, 408, "request_timeout",
@@ -270,7 +271,7 @@ public:
       auto length = std::strtoull(text.c_str(), &end, 10);
       if (text.empty() || *end != '\0' || errno == ERANGE
           || length > max_body_bytes_) {
-        close_after(res);
+        close_after(req, res);
         res.status = 413; // the error handler writes the body
         return;
       }
@@ -288,7 +289,7 @@ public:
         return true;
       };
       if (!read_body(append) || too_large) {
-        close_after(res);
+        close_after(req, res);
         // httplib has set 400 or 413 (or the stream flagged a timeout); the
         // error handler writes the body.
         if (too_large)
