@@ -18,32 +18,16 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "test_support.hpp"
+
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+
+using cluster_actions::testing::temp_dir;
 
 namespace {
 
 const std::string list_path = "/v1/cluster/actions";
-
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern
-      = (std::filesystem::temp_directory_path() / "crash-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
 
 /// Whether `pid` is a live process (a zombie counts as gone).
 bool alive(pid_t pid) {
@@ -166,22 +150,30 @@ std::string write_config(const temp_dir& dir) {
   return path;
 }
 
+/// Starts a run of `type` and returns the pid its command wrote to
+/// `pid_file` in `dir`.
+pid_t start_run(httplib::Client& client, const temp_dir& dir,
+                const std::string& type, const std::string& pid_file) {
+  auto started = client.Post((list_path + "/" + type).c_str());
+  REQUIRE(started);
+  REQUIRE(started->status == 200);
+  auto pid = read_pid(dir.file(pid_file));
+  REQUIRE(alive(pid));
+  return pid;
+}
+
 } // namespace
 
 TEST_CASE("kill -9 of the server leaves no run behind; a restart is clean") {
   // Orphans of the killed server are reparented here, so that they can be
   // reaped and seen gone.
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-  temp_dir dir;
+  temp_dir dir{"crash-"};
   auto config = write_config(dir);
   {
     server_process server{config};
     auto client = server.client();
-    auto started = client.Post((list_path + "/sleeper").c_str());
-    REQUIRE(started);
-    REQUIRE(started->status == 200);
-    auto sleeper = read_pid(dir.file("sleeper.pid"));
-    REQUIRE(alive(sleeper));
+    auto sleeper = start_run(client, dir, "sleeper", "sleeper.pid");
     REQUIRE(::kill(server.pid, SIGKILL) == 0);
     auto status = server.wait();
     CHECK(WIFSIGNALED(status));
@@ -195,10 +187,7 @@ TEST_CASE("kill -9 of the server leaves no run behind; a restart is clean") {
     REQUIRE(list);
     CHECK(list->status == 200);
     CHECK(list->body == R"({"actions":[]})");
-    auto started = client.Post((list_path + "/sleeper").c_str());
-    REQUIRE(started);
-    CHECK(started->status == 200);
-    auto sleeper = read_pid(dir.file("sleeper.pid"));
+    auto sleeper = start_run(client, dir, "sleeper", "sleeper.pid");
     // An orderly stop ends the run too.
     REQUIRE(::kill(server.pid, SIGTERM) == 0);
     auto status = server.wait();
@@ -238,15 +227,11 @@ nlohmann::json wait_for_status(httplib::Client& client, const std::string& name,
 
 TEST_CASE("a grandchild that leaves the process group") {
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-  temp_dir dir;
+  temp_dir dir{"crash-"};
   auto config = write_config(dir);
   server_process server{config};
   auto client = server.client();
-  auto started = client.Post((list_path + "/escaper").c_str());
-  REQUIRE(started);
-  REQUIRE(started->status == 200);
-  auto escaped = read_pid(dir.file("escaped.pid"));
-  REQUIRE(alive(escaped));
+  auto escaped = start_run(client, dir, "escaper", "escaped.pid");
   if (!in_run_cgroup(escaped)) {
     // Without a writable cgroup v2 hierarchy only the process group is
     // guaranteed (README, "Crashes"); clean up and say so.

@@ -32,10 +32,13 @@
 #include "http/api_path.hpp"
 #include "http/basic_auth.hpp"
 #include "http/json_mapping.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
 using clock_type = std::chrono::steady_clock;
+
+using cluster_actions::testing::temp_dir;
 
 namespace {
 
@@ -50,26 +53,6 @@ const std::string password = "pw";
 // base64("admin@example.com:pw")
 const std::string auth_header
   = "Authorization: Basic YWRtaW5AZXhhbXBsZS5jb206cHc=\r\n";
-
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern
-      = (std::filesystem::temp_directory_path() / "hardening-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  std::filesystem::path path_;
-};
 
 /// "marker" leaves a file behind when it runs: a refused request must not
 /// have started it.
@@ -166,7 +149,12 @@ struct raw_reply {
 };
 
 /// Reads until the server closes the connection or `within` passes.
-raw_reply read_reply(int fd, std::chrono::milliseconds within) {
+/// Reads with `read_some` until the server closes the connection (it
+/// returns <= 0) or `within` passes; `readable` waits up to a time for
+/// something to read.
+template <class Readable, class ReadSome>
+raw_reply read_until_closed(Readable readable, ReadSome read_some,
+                            std::chrono::milliseconds within) {
   raw_reply reply;
   auto start = clock_type::now();
   auto deadline = start + within;
@@ -174,10 +162,9 @@ raw_reply read_reply(int fd, std::chrono::milliseconds within) {
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - clock_type::now());
-    pollfd entry{fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0)
+    if (left.count() <= 0 || !readable(left))
       break;
-    auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    auto n = read_some(buffer, sizeof buffer);
     if (n <= 0) {
       reply.closed = true;
       break;
@@ -186,6 +173,21 @@ raw_reply read_reply(int fd, std::chrono::milliseconds within) {
   }
   reply.took = clock_type::now() - start;
   return reply;
+}
+
+/// Whether `fd` has something to read within `within`.
+bool readable_within(int fd, std::chrono::milliseconds within) {
+  pollfd entry{fd, POLLIN, 0};
+  return ::poll(&entry, 1, static_cast<int>(within.count())) > 0;
+}
+
+raw_reply read_reply(int fd, std::chrono::milliseconds within) {
+  return read_until_closed(
+    [fd](auto left) { return readable_within(fd, left); },
+    [fd](char* buffer, std::size_t size) {
+      return ::recv(fd, buffer, size, 0);
+    },
+    within);
 }
 
 raw_reply round_trip(int port, const std::string& request,
@@ -252,31 +254,17 @@ public:
 
   /// Whether the server has sent something (an answer, or its close).
   bool answered_within(std::chrono::milliseconds within) {
-    pollfd entry{fd_, POLLIN, 0};
-    return SSL_pending(ssl_.get()) > 0
-           || ::poll(&entry, 1, static_cast<int>(within.count())) > 0;
+    return SSL_pending(ssl_.get()) > 0 || readable_within(fd_, within);
   }
 
   /// Reads until the server closes the connection or `within` passes.
   raw_reply read_reply(std::chrono::milliseconds within) {
-    raw_reply reply;
-    auto start = clock_type::now();
-    auto deadline = start + within;
-    char buffer[4096];
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - clock_type::now());
-      if (left.count() <= 0 || !answered_within(left))
-        break;
-      auto n = SSL_read(ssl_.get(), buffer, sizeof buffer);
-      if (n <= 0) {
-        reply.closed = true;
-        break;
-      }
-      reply.text.append(buffer, static_cast<std::size_t>(n));
-    }
-    reply.took = clock_type::now() - start;
-    return reply;
+    return read_until_closed(
+      [this](auto left) { return answered_within(left); },
+      [this](char* buffer, std::size_t size) {
+        return SSL_read(ssl_.get(), buffer, static_cast<int>(size));
+      },
+      within);
   }
 
 private:
@@ -376,7 +364,7 @@ TEST_CASE("Basic auth headers", "[auth]") {
 }
 
 TEST_CASE("bad input is refused and changes nothing", "[http]") {
-  temp_dir dir;
+  temp_dir dir{"hardening-"};
   test_server server{test_config(dir)};
   const auto port = server.port();
   const auto before = list_of(server);
@@ -514,7 +502,7 @@ TEST_CASE("bad input is refused and changes nothing", "[http]") {
 }
 
 TEST_CASE("a configured body limit", "[http]") {
-  temp_dir dir;
+  temp_dir dir{"hardening-"};
   auto config = test_config(dir);
   config.max_body_bytes = 100;
   test_server server{std::move(config)};
@@ -540,7 +528,7 @@ TEST_CASE("a thousand connections at once", "[overload]") {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   REQUIRE(limit.rlim_cur >= 2200);
-  temp_dir dir;
+  temp_dir dir{"hardening-"};
   test_server server{test_config(dir)};
   const auto port = server.port();
   constexpr std::size_t count = 1000;
@@ -627,7 +615,7 @@ TEST_CASE("a thousand connections at once", "[overload]") {
 }
 
 TEST_CASE("over HTTPS, the same limits hold", "[http][tls]") {
-  temp_dir dir;
+  temp_dir dir{"hardening-"};
   auto config = test_config(dir);
   config.tls.mode = app::tls_mode::self_signed;
   test_server server{std::move(config)};

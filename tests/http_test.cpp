@@ -864,43 +864,45 @@ TEST_CASE("requests past the bound of pending replies are refused at once") {
     auto port = http::bind_server(server, "127.0.0.1", 0);
     REQUIRE(port > 0);
     std::thread serving{[&] { server.listen_after_bind(); }};
-    // Catch's assertions are for the test's own thread: the other threads
-    // keep their results for it.
-    std::optional<httplib::Result> first;
-    std::thread waiting{[&] {
-      auto admin = make_client(port, "admin");
-      first.emplace(admin.Get(list_path.c_str()));
-    }};
-    {
-      std::unique_lock<std::mutex> guard{mutex};
-      REQUIRE(changed.wait_for(guard, 30s, [&] { return held == 1; }));
-    }
+    // Sends a list request from another thread, waits until the supervisor
+    // holds it, runs `meanwhile`, releases it with a shutdown and returns
+    // its answer. (Catch's assertions are for the test's own thread.)
+    auto while_held = [&](const std::function<void()>& meanwhile) {
+      std::optional<httplib::Result> result;
+      int held_before = 0;
+      {
+        std::lock_guard<std::mutex> guard{mutex};
+        held_before = held;
+      }
+      std::thread asking{[&] {
+        auto admin = make_client(port, "admin");
+        result.emplace(admin.Get(list_path.c_str()));
+      }};
+      bool arrived = false;
+      {
+        std::unique_lock<std::mutex> guard{mutex};
+        arrived = changed.wait_for(
+          guard, 30s, [&] { return held == held_before + 1; });
+      }
+      if (arrived)
+        meanwhile();
+      caf::anon_send(supervisor, cluster_actions::shutdown_atom::value,
+                     caf::timespan{0});
+      asking.join();
+      REQUIRE(arrived);
+      REQUIRE(result);
+      require_error(*result, 503, "shutting_down");
+    };
     // The bound is taken by the held request: the next one is refused
-    // while that one still waits (it is released only below).
-    auto admin = make_client(port, "admin");
-    auto refused = admin.Get(list_path.c_str());
-    require_error(refused, 503, "overloaded");
-    CHECK(refused->get_header_value("Retry-After") == "1");
-    caf::anon_send(supervisor, cluster_actions::shutdown_atom::value,
-                   caf::timespan{0});
-    waiting.join();
-    REQUIRE(first);
-    require_error(*first, 503, "shutting_down");
+    // while that one still waits (it is released only afterwards).
+    while_held([&] {
+      auto admin = make_client(port, "admin");
+      auto refused = admin.Get(list_path.c_str());
+      require_error(refused, 503, "overloaded");
+      CHECK(refused->get_header_value("Retry-After") == "1");
+    });
     // The slot is free again: a request reaches the supervisor.
-    std::optional<httplib::Result> second;
-    std::thread again{[&] {
-      auto admin2 = make_client(port, "admin");
-      second.emplace(admin2.Get(list_path.c_str()));
-    }};
-    {
-      std::unique_lock<std::mutex> guard{mutex};
-      REQUIRE(changed.wait_for(guard, 30s, [&] { return held == 2; }));
-    }
-    caf::anon_send(supervisor, cluster_actions::shutdown_atom::value,
-                   caf::timespan{0});
-    again.join();
-    REQUIRE(second);
-    require_error(*second, 503, "shutting_down");
+    while_held([] {});
     server.stop();
     serving.join();
   }
