@@ -42,25 +42,50 @@ serving_connection::~serving_connection() {
   current = nullptr;
 }
 
+namespace detail {
+
+struct pool_load {
+  explicit pool_load(std::size_t thread_count) : threads(thread_count) {
+    // nop
+  }
+
+  const std::size_t threads;
+  /// Connections accepted and not yet given a thread.
+  std::atomic<std::size_t> queued{0};
+  /// Connections being served.
+  std::atomic<std::size_t> serving{0};
+
+  /// Whether accepted connections wait because every thread is busy. (A
+  /// connection is queued for a moment even when threads are idle; closing
+  /// keep-alive connections then would only make their clients reconnect,
+  /// which queues again.)
+  bool saturated() const noexcept {
+    return queued.load() > 0 && serving.load() >= threads;
+  }
+};
+
+} // namespace detail
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 using std::chrono::microseconds;
 
-/// A pool that counts the connections waiting for one of its threads.
+/// A pool that keeps count of its load.
 class counting_pool final : public httplib::TaskQueue {
 public:
-  counting_pool(std::size_t threads,
-                std::shared_ptr<std::atomic<std::size_t>> waiting)
-    : pool_(threads), waiting_(std::move(waiting)) {
+  explicit counting_pool(std::shared_ptr<detail::pool_load> load)
+    : pool_(load->threads), load_(std::move(load)) {
     // nop
   }
 
   void enqueue(std::function<void()> fn) override {
-    waiting_->fetch_add(1);
-    pool_.enqueue([fn = std::move(fn), waiting = waiting_] {
-      waiting->fetch_sub(1);
+    ++load_->queued;
+    pool_.enqueue([fn = std::move(fn), load = load_] {
+      ++load->serving;
+      --load->queued;
       fn();
+      --load->serving;
     });
   }
 
@@ -70,7 +95,7 @@ public:
 
 private:
   httplib::ThreadPool pool_;
-  std::shared_ptr<std::atomic<std::size_t>> waiting_;
+  std::shared_ptr<detail::pool_load> load_;
 };
 
 /// Waits up to `timeout` for `events` on `fd`; false on timeout or error.
@@ -278,8 +303,8 @@ public:
   };
 
   guarded_stream(transport& io, limits lim, connection_state& state,
-                 const std::atomic<std::size_t>& waiting)
-    : io_(io), limits_(lim), state_(state), waiting_(waiting) {
+                 const detail::pool_load& load)
+    : io_(io), limits_(lim), state_(state), load_(load) {
     // nop
   }
 
@@ -394,9 +419,9 @@ private:
     // A slow client holds a pool thread; while others wait for one, it gets
     // less time.
     auto deadline = started_
-                    + (waiting_.load() > 0 ? std::min(limits_.request_timeout,
-                                                      limits_.busy_request_timeout)
-                                           : limits_.request_timeout);
+                    + (load_.saturated() ? std::min(limits_.request_timeout,
+                                                    limits_.busy_request_timeout)
+                                         : limits_.request_timeout);
     for (;;) {
       auto result = io_.read(buffer_.data(), buffer_.size());
       switch (result.what) {
@@ -422,7 +447,7 @@ private:
   transport& io_;
   limits limits_;
   connection_state& state_;
-  const std::atomic<std::size_t>& waiting_;
+  const detail::pool_load& load_;
   std::array<char, 4096> buffer_;
   std::size_t off_ = 0;
   std::size_t len_ = 0;
@@ -484,13 +509,12 @@ bool handshake_within(tls_transport& tls, microseconds timeout) {
 
 namespace detail {
 
-void install_counting_pool(httplib::Server& server,
-                           const rest_settings& settings,
-                           std::shared_ptr<std::atomic<std::size_t>> waiting) {
-  auto threads = std::max<std::size_t>(settings.threads, 1);
-  server.new_task_queue = [threads, waiting] {
-    return new counting_pool(threads, waiting);
-  };
+std::shared_ptr<const pool_load>
+install_counting_pool(httplib::Server& server, const rest_settings& settings) {
+  auto load
+    = std::make_shared<pool_load>(std::max<std::size_t>(settings.threads, 1));
+  server.new_task_queue = [load] { return new counting_pool(load); };
+  return load;
 }
 
 } // namespace detail
@@ -524,7 +548,7 @@ bool guarded_server<Base>::process_and_close_socket(socket_t sock) {
      std::min(request_timeout, std::chrono::duration_cast<microseconds>(
                                  settings_.busy_request_timeout)),
      settings_.max_header_bytes},
-    state, *waiting_};
+    state, *load_};
   bool ok = true;
   bool linger = false;
   for (std::size_t served = 0;; ++served) {
@@ -537,7 +561,7 @@ bool guarded_server<Base>::process_and_close_socket(socket_t sock) {
     // While other connections wait for a thread, this one gives its thread
     // up after one request instead of holding it for the keep-alive time.
     const bool close = served + 1 >= this->keep_alive_max_count_
-                       || waiting_->load() > 0 || !this->is_running();
+                       || load_->saturated() || !this->is_running();
     bool closed = false;
     ok = this->process_request(stream, close, closed, nullptr);
     const bool refused = state.head_too_large || state.timed_out;

@@ -14,6 +14,18 @@
 
 namespace cluster_actions::http {
 
+namespace detail {
+
+/// How busy the pool of a guarded server is.
+struct pool_load;
+
+/// Installs a pool of `settings.threads` threads on `server` that keeps
+/// count of its load.
+std::shared_ptr<const pool_load>
+install_counting_pool(httplib::Server& server, const rest_settings& settings);
+
+} // namespace detail
+
 /// An httplib server (`Base`: httplib::Server or httplib::SSLServer) whose
 /// connection loop bounds every request:
 ///
@@ -22,12 +34,13 @@ namespace cluster_actions::http {
 ///   passes it, 431 otherwise;
 /// - a request must arrive whole within `rest_settings::request_timeout` of
 ///   its first byte, however slowly it trickles in (408), and within
-///   `busy_request_timeout` while other connections wait for a pool thread;
+///   `busy_request_timeout` while connections wait for a pool thread
+///   because every thread is busy;
 ///   a TLS handshake must end within the read timeout;
 /// - after any refused request the connection is closed (reading on for a
 ///   moment, so that the client gets the answer rather than a reset);
-/// - while connections wait for a pool thread, a keep-alive connection
-///   gives its thread up after its current request.
+/// - while connections wait for a pool thread because every thread is busy,
+///   a keep-alive connection gives its thread up after its current request.
 ///
 /// Every answer, including the ones httplib gives itself, is JSON. The
 /// constructor applies configure_server; the remaining arguments go to
@@ -39,14 +52,11 @@ public:
   explicit guarded_server(const rest_settings& settings,
                           BaseArgs&&... base_args);
 
-  /// Connections accepted and still waiting for a pool thread.
-  std::size_t waiting_connections() const noexcept;
-
 private:
   bool process_and_close_socket(socket_t sock) override;
 
   rest_settings settings_;
-  std::shared_ptr<std::atomic<std::size_t>> waiting_;
+  std::shared_ptr<const detail::pool_load> load_;
 };
 
 /// The plain HTTP server of the REST front.
@@ -55,30 +65,13 @@ using rest_server = guarded_server<httplib::Server>;
 /// The HTTPS server of the REST front.
 using rest_tls_server = guarded_server<httplib::SSLServer>;
 
-namespace detail {
-
-/// Installs a pool of `settings.threads` threads that counts, in
-/// `*waiting`, the connections accepted and not yet served.
-void install_counting_pool(httplib::Server& server,
-                           const rest_settings& settings,
-                           std::shared_ptr<std::atomic<std::size_t>> waiting);
-
-} // namespace detail
-
 template <class Base>
 template <class... BaseArgs>
 guarded_server<Base>::guarded_server(const rest_settings& settings,
                                      BaseArgs&&... base_args)
-  : Base(std::forward<BaseArgs>(base_args)...),
-    settings_(settings),
-    waiting_(std::make_shared<std::atomic<std::size_t>>(0)) {
+  : Base(std::forward<BaseArgs>(base_args)...), settings_(settings) {
   configure_server(*this, settings);
-  detail::install_counting_pool(*this, settings, waiting_);
-}
-
-template <class Base>
-std::size_t guarded_server<Base>::waiting_connections() const noexcept {
-  return waiting_->load();
+  load_ = detail::install_counting_pool(*this, settings);
 }
 
 extern template class guarded_server<httplib::Server>;
