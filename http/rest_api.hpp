@@ -39,7 +39,8 @@ struct rest_settings {
   /// A request (line, headers and body) must arrive within this from its
   /// first byte, however slowly it trickles in; otherwise 408 and close.
   std::chrono::milliseconds request_timeout{10000};
-  /// The same while other connections wait for a pool thread.
+  /// The same while connections wait for a pool thread because every
+  /// thread is busy.
   std::chrono::milliseconds busy_request_timeout{1000};
   /// Worker threads of the HTTP server. Each keep-alive connection holds
   /// one for its whole life, and a connection beyond the pool waits, unserved,
