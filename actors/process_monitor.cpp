@@ -9,7 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <fstream>
+#include <sstream>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
@@ -177,6 +184,146 @@ private:
   bool cutting_ = false;
 };
 
+/// The cgroup (v2) of each run, where the machine lets the server create
+/// cgroups: a run's processes stay in it whatever they do to their session or
+/// process group, so killing the cgroup kills them all. Disabled (every call
+/// a no-op) where there is no writable cgroup v2 hierarchy.
+class run_cgroups {
+public:
+  run_cgroups() {
+    auto base = own_cgroup_dir();
+    if (base.empty())
+      return;
+    remove_stale(base);
+    static std::atomic<unsigned> counter{0};
+    auto dir = base + "/cluster-actions-" + std::to_string(getpid()) + "-"
+               + std::to_string(counter++);
+    if (mkdir(dir.c_str(), 0755) == 0)
+      dir_ = dir;
+  }
+
+  ~run_cgroups() {
+    if (!dir_.empty())
+      rmdir(dir_.c_str());
+  }
+
+  run_cgroups(const run_cgroups&) = delete;
+  run_cgroups& operator=(const run_cgroups&) = delete;
+
+  /// A new, empty cgroup for run `id`, or "" when disabled or it fails.
+  std::string create(std::uint64_t id) const {
+    if (dir_.empty())
+      return {};
+    auto dir = dir_ + "/run-" + std::to_string(id);
+    return mkdir(dir.c_str(), 0755) == 0 ? dir : std::string{};
+  }
+
+  /// The pids in cgroup `dir`.
+  static std::vector<pid_t> members(const std::string& dir) {
+    std::vector<pid_t> pids;
+    std::ifstream procs{dir + "/cgroup.procs"};
+    for (pid_t pid; procs >> pid;)
+      pids.push_back(pid);
+    return pids;
+  }
+
+  /// Sends `sig` to every process of `dir` (SIGKILL through cgroup.kill,
+  /// which also catches processes forked meanwhile, where the kernel has it).
+  static void signal(const std::string& dir, int sig) {
+    if (dir.empty())
+      return;
+    if (sig == SIGKILL) {
+      int fd = open((dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        auto written = write(fd, "1", 1);
+        close(fd);
+        if (written == 1)
+          return;
+      }
+    }
+    for (auto pid : members(dir))
+      kill(pid, sig);
+  }
+
+  static bool empty(const std::string& dir) {
+    return dir.empty() || members(dir).empty();
+  }
+
+  static void remove(const std::string& dir) {
+    if (!dir.empty())
+      rmdir(dir.c_str());
+  }
+
+private:
+  /// This process's cgroup directory in the cgroup v2 hierarchy, or "".
+  static std::string own_cgroup_dir() {
+    std::string mount;
+    std::ifstream mountinfo{"/proc/self/mountinfo"};
+    for (std::string line; std::getline(mountinfo, line);) {
+      // "... MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS"
+      auto dash = line.find(" - cgroup2 ");
+      if (dash == std::string::npos)
+        continue;
+      std::istringstream fields{line.substr(0, dash)};
+      std::string field;
+      for (int i = 0; i < 5 && fields >> field; ++i)
+        if (i == 4)
+          mount = field;
+      break;
+    }
+    if (mount.empty())
+      return {};
+    std::ifstream self{"/proc/self/cgroup"};
+    for (std::string line; std::getline(self, line);)
+      if (line.rfind("0::", 0) == 0) {
+        auto path = line.substr(3);
+        auto dir = mount + (path == "/" ? "" : path);
+        return access(dir.c_str(), W_OK) == 0 ? dir : std::string{};
+      }
+    return {};
+  }
+
+  /// Kills what runs of servers that died without cleaning up (kill -9)
+  /// left behind, and removes their cgroups.
+  static void remove_stale(const std::string& base) {
+    constexpr std::string_view prefix = "cluster-actions-";
+    DIR* listing = opendir(base.c_str());
+    if (listing == nullptr)
+      return;
+    std::vector<std::string> stale;
+    while (auto* entry = readdir(listing)) {
+      std::string_view name = entry->d_name;
+      if (name.substr(0, prefix.size()) != prefix)
+        continue;
+      auto owner = std::atoi(std::string{name.substr(prefix.size())}.c_str());
+      if (owner > 0 && owner != getpid() && kill(owner, 0) < 0
+          && errno == ESRCH)
+        stale.push_back(base + "/" + std::string{name});
+    }
+    closedir(listing);
+    for (const auto& dir : stale) {
+      std::vector<std::string> runs;
+      if (DIR* inner = opendir(dir.c_str())) {
+        while (auto* entry = readdir(inner))
+          if (std::string_view{entry->d_name}.substr(0, 4) == "run-")
+            runs.push_back(dir + "/" + entry->d_name);
+        closedir(inner);
+      }
+      for (const auto& run : runs)
+        signal(run, SIGKILL);
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      for (const auto& run : runs)
+        while (!empty(run) && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (const auto& run : runs)
+        remove(run);
+      rmdir(dir.c_str());
+    }
+  }
+
+  std::string dir_;
+};
+
 /// The read end of a child's stdout or stderr.
 struct output_pipe {
   watched_fd fd;
@@ -204,7 +351,25 @@ struct run {
   output_pipe err;
   /// Set once the leader is reaped; the group may still be draining.
   std::optional<process_exit> leader_exit;
+  /// The run's own cgroup, or "" without cgroup support.
+  std::string cgroup;
+  /// Members of the cgroup seen when it was killed: those that left the
+  /// process group are reaped by pid.
+  std::vector<pid_t> escaped;
 };
+
+/// Kills the whole run: its process group and its cgroup. Only while the
+/// leader is unreaped for the group (see reap_leader).
+void kill_run(run& r) {
+  if (!r.leader_exit)
+    kill(-r.pid, SIGKILL);
+  if (!r.cgroup.empty()) {
+    for (auto pid : run_cgroups::members(r.cgroup))
+      if (pid != r.pid)
+        r.escaped.push_back(pid);
+    run_cgroups::signal(r.cgroup, SIGKILL);
+  }
+}
 
 /// The step at which a forked child failed to become the command.
 enum class child_step : int { setup, chdir, exec };
@@ -227,6 +392,7 @@ struct child_setup {
   int stdout_fd;
   int stderr_fd;
   int status_fd; ///< close-on-exec, so a successful exec closes it
+  int cgroup_fd; ///< the run's cgroup.procs, or -1
   pid_t parent;
 };
 
@@ -249,6 +415,11 @@ struct child_setup {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (setsid() < 0)
     child_fail(setup, child_step::setup);
+  // Into the run's cgroup before anything of the command runs; without it
+  // the run still has its process group.
+  if (setup.cgroup_fd >= 0) {
+    [[maybe_unused]] auto joined = write(setup.cgroup_fd, "0", 1);
+  }
   // Die with the monitor thread. If the parent died before this call, the
   // signal will never come: give up.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -323,7 +494,7 @@ bool reap_leader(run& r) {
         < 0
       || info.si_pid != r.pid)
     return false;
-  kill(-r.pid, SIGKILL);
+  kill_run(r);
   waitid(P_PID, static_cast<id_t>(r.pid), &info, WEXITED);
   r.leader_exit = info.si_code == CLD_EXITED
                     ? process_exit{info.si_status, 0}
@@ -334,10 +505,18 @@ bool reap_leader(run& r) {
 
 /// Whether no member of the group of `r` is left. Reaps the members this
 /// process adopted as subreaper first, since their zombies still count.
-bool group_gone(const run& r) {
+bool group_gone(run& r) {
   while (waitpid(-r.pid, nullptr, WNOHANG) > 0) {
   }
-  return kill(-r.pid, 0) < 0 && errno == ESRCH;
+  // Adopted processes that left the group: reaped by pid (a pid that is
+  // not our child yields ECHILD and is forgotten).
+  r.escaped.erase(std::remove_if(r.escaped.begin(), r.escaped.end(),
+                                 [](pid_t pid) {
+                                   return waitpid(pid, nullptr, WNOHANG) != 0;
+                                 }),
+                  r.escaped.end());
+  return kill(-r.pid, 0) < 0 && errno == ESRCH
+         && run_cgroups::empty(r.cgroup);
 }
 
 } // namespace
@@ -456,8 +635,7 @@ private:
     if (stopping && !shutting_down_) {
       shutting_down_ = true;
       for (auto& [id, r] : runs_)
-        if (!r.leader_exit)
-          kill(-r.pid, SIGKILL);
+        kill_run(r);
     }
   }
 
@@ -465,8 +643,10 @@ private:
     auto i = runs_.find(req.id);
     // Until the leader is reaped, its group id cannot be reused; once it
     // is, the group has been killed already.
-    if (i != runs_.end() && !i->second.leader_exit)
+    if (i != runs_.end() && !i->second.leader_exit) {
       kill(-i->second.pid, req.sig);
+      run_cgroups::signal(i->second.cgroup, req.sig);
+    }
   }
 
   void spawn(start_request& req) {
@@ -478,6 +658,7 @@ private:
       return fail("cannot execute an empty command");
     run r;
     r.listener = req.listener;
+    r.cgroup = cgroups_.create(req.id);
     unique_fd status;
     try {
       auto out = make_pipe(O_NONBLOCK);
@@ -489,6 +670,10 @@ private:
                             tag(req.id, fd_kind::out)};
       r.err.fd = watched_fd{epoll_.get(), std::move(err.read),
                             tag(req.id, fd_kind::err)};
+      unique_fd cgroup_procs;
+      if (!r.cgroup.empty())
+        cgroup_procs.reset(
+          open((r.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
       auto argv = c_strings(spec.argv);
       auto envp = c_strings(spec.env);
       child_setup setup{argv.data(),
@@ -499,6 +684,7 @@ private:
                         out.write.get(),
                         err.write.get(),
                         status_pipe.write.get(),
+                        cgroup_procs.get(),
                         getpid()};
       // vfork: the child borrows this process's memory until it calls exec,
       // instead of copying its page tables as fork does. That copy grows
@@ -517,6 +703,7 @@ private:
       status = std::move(status_pipe.read);
       // Leaving this scope closes the parent's copies of the child's ends.
     } catch (const std::system_error& error) {
+      run_cgroups::remove(r.cgroup);
       return fail("cannot start " + spec.argv[0] + ": "
                   + error.code().message());
     }
@@ -524,6 +711,7 @@ private:
     child_failure failure{};
     if (read_fully(status.get(), &failure, sizeof failure) == sizeof failure) {
       waitpid(r.pid, nullptr, 0);
+      run_cgroups::remove(r.cgroup);
       return fail(describe(failure, spec));
     }
     try {
@@ -580,6 +768,7 @@ private:
     read_output(r, fd_kind::out, true);
     read_output(r, fd_kind::err, true);
     caf::anon_send(r.listener, proc_exited_atom::value, *r.leader_exit);
+    run_cgroups::remove(r.cgroup);
     runs_.erase(id);
     return false;
   }
@@ -591,6 +780,7 @@ private:
   }
 
   // Fixed from construction on.
+  run_cgroups cgroups_;
   unique_fd epoll_;
   watched_fd wake_;
 

@@ -107,6 +107,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
   return {
     [=](list_atom) {
       std::vector<action_status> result;
+      result.reserve(self->state.types.size());
       for (const auto& [name, type] : self->state.types)
         if (type.status)
           result.push_back(*type.status);

@@ -504,7 +504,9 @@ server_config parse_config(const std::string& json_text,
   if (!document.is_object())
     root.fail("the top level must be a JSON object");
   root.expect_object({"listen", "data_dir", "tls", "max_running_actions",
-                      "users", "actions"});
+                      "max_body_bytes", "max_pending_requests",
+                      "request_timeout_s", "http_threads", "users",
+                      "actions"});
   server_config cfg;
   if (auto listen = root.find("listen"))
     read_listen(*listen, cfg);
@@ -518,6 +520,16 @@ server_config parse_config(const std::string& json_text,
   if (auto max_running = root.find("max_running_actions"))
     cfg.max_running_actions = static_cast<std::size_t>(
       max_running->integer(1, std::numeric_limits<int>::max()));
+  if (auto max_body = root.find("max_body_bytes"))
+    cfg.max_body_bytes = static_cast<std::size_t>(
+      max_body->integer(1, std::int64_t{64} * 1024 * 1024));
+  if (auto max_pending = root.find("max_pending_requests"))
+    cfg.max_pending_requests = static_cast<std::size_t>(
+      max_pending->integer(1, 1000000));
+  if (auto timeout = root.find("request_timeout_s"))
+    cfg.request_timeout = std::chrono::seconds{timeout->integer(1, 3600)};
+  if (auto threads = root.find("http_threads"))
+    cfg.http_threads = static_cast<std::size_t>(threads->integer(1, 4096));
   cfg.users = read_users(root.at("users"));
   for (const auto& [name, entry] : root.at("actions").members())
     cfg.actions.push_back(read_action(name, entry));

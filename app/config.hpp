@@ -46,6 +46,10 @@ struct server_config {
   std::string data_dir = "./data";
   tls_config tls;
   std::size_t max_running_actions = 4;
+  std::size_t max_body_bytes = 64 * 1024; ///< larger request bodies: 413
+  std::size_t max_pending_requests = 256; ///< awaiting actors at once; more: 503
+  std::chrono::milliseconds request_timeout{10000}; ///< a request's arrival
+  std::size_t http_threads = 256; ///< pool threads (one per connection)
   std::vector<http::user> users;
   std::vector<command_action> actions;
 };

@@ -7,6 +7,7 @@
 // (e.g. the port is in use), 2 for a bad command line or configuration.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -82,7 +83,18 @@ sigset_t awaited_signals() {
   return set;
 }
 
+/// Each connection and each live run holds file descriptors; the usual soft
+/// limit of 1024 would refuse connections long before the hard limit does.
+void raise_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int serve(server_config cfg, const std::optional<std::string>& password) {
+  raise_file_limit();
   // Before any thread exists, so that all of them inherit the mask.
   const auto signals = awaited_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);

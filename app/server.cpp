@@ -18,6 +18,7 @@
 #include "actors/command_work.hpp"
 #include "actors/supervisor.hpp"
 #include "app/tls.hpp"
+#include "http/guarded_server.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
 
@@ -95,16 +96,26 @@ certificate_names own_certificate_names(const std::string& listen_host) {
   return names;
 }
 
+http::rest_settings make_rest_settings(const server_config& config) {
+  http::rest_settings settings;
+  settings.max_body_bytes = config.max_body_bytes;
+  settings.max_pending_requests = config.max_pending_requests;
+  settings.request_timeout = config.request_timeout;
+  settings.threads = config.http_threads;
+  return settings;
+}
+
 /// The HTTP or HTTPS server `config` asks for, and the certificate file it
 /// presents ("" for plain HTTP).
 std::pair<std::unique_ptr<httplib::Server>, std::string>
-make_http_server(const server_config& config) {
+make_http_server(const server_config& config,
+                 const http::rest_settings& settings) {
   switch (config.tls.mode) {
     case tls_mode::off: {
       auto problem = plain_http_problem(config);
       if (!problem.empty())
         throw std::invalid_argument(problem);
-      return {std::make_unique<httplib::Server>(), ""};
+      return {std::make_unique<http::rest_server>(settings), ""};
     }
     case tls_mode::files: {
       auto absolute = [](const std::string& path) {
@@ -113,7 +124,7 @@ make_http_server(const server_config& config) {
       tls_files files{absolute(config.tls.cert_file),
                       absolute(config.tls.key_file)};
       check_tls_files(files, "tls.cert_file", "tls.key_file");
-      return {make_https_server(files), files.cert_file};
+      return {make_https_server(files, settings), files.cert_file};
     }
     case tls_mode::self_signed:
       break;
@@ -122,7 +133,7 @@ make_http_server(const server_config& config) {
   auto note = ensure_self_signed(files, own_certificate_names(config.host));
   if (!note.empty())
     std::cerr << note << std::endl;
-  return {make_https_server(files), files.cert_file};
+  return {make_https_server(files, settings), files.cert_file};
 }
 
 } // namespace
@@ -157,9 +168,8 @@ struct server::impl {
     config.data_dir
       = std::filesystem::absolute(config.data_dir).lexically_normal().string();
     // Before any actor exists, so that a failure here has nothing to stop.
-    std::tie(http, certificate_file) = make_http_server(config);
-    http::rest_settings settings;
-    http::configure_server(*http, settings);
+    const auto settings = make_rest_settings(config);
+    std::tie(http, certificate_file) = make_http_server(config, settings);
     supervisor = spawn_supervisor(system, make_action_types(config, monitor),
                                   {config.max_running_actions});
     try {

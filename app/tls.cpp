@@ -11,6 +11,8 @@
 #include <optional>
 
 #include <httplib.h>
+
+#include "http/guarded_server.hpp"
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -372,7 +374,8 @@ std::string ensure_self_signed(const tls_files& files,
                                     + reason + ")");
 }
 
-std::unique_ptr<httplib::Server> make_https_server(const tls_files& files) {
+std::unique_ptr<httplib::Server>
+make_https_server(const tls_files& files, const http::rest_settings& settings) {
   // Loaded here so that an encrypted key fails instead of prompting.
   int error = 0;
   auto key_text = read_whole(files.key_file, error);
@@ -385,7 +388,7 @@ std::unique_ptr<httplib::Server> make_https_server(const tls_files& files) {
     fail_openssl(in_quotes(files.key_file)
                  + " holds no unencrypted PEM private key");
   std::string problem;
-  auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+  auto setup = [&](SSL_CTX& ctx) {
     SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
                                 | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1)
@@ -399,7 +402,9 @@ std::unique_ptr<httplib::Server> make_https_server(const tls_files& files) {
       problem = "cannot use the key " + in_quotes(files.key_file) + ": "
                 + openssl_errors();
     return problem.empty();
-  });
+  };
+  auto server = std::make_unique<http::rest_tls_server>(
+    settings, std::function<bool(SSL_CTX&)>{setup});
   if (!server->is_valid())
     fail(problem.empty() ? "cannot set up TLS: " + openssl_errors() : problem);
   return server;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "http/rest_api.hpp"
+
 namespace httplib {
 class Server;
 }
@@ -65,8 +67,10 @@ void check_tls_files(const tls_files& files, const std::string& cert_key,
 std::string ensure_self_signed(const tls_files& files,
                                const certificate_names& names);
 
-/// An httplib::SSLServer presenting `files`, TLS 1.2 at least, without
-/// compression or renegotiation. Throws tls_error.
-std::unique_ptr<httplib::Server> make_https_server(const tls_files& files);
+/// The REST front's HTTPS server (http::rest_tls_server, set up with
+/// `settings`) presenting `files`, TLS 1.2 at least, without compression
+/// or renegotiation. Throws tls_error.
+std::unique_ptr<httplib::Server>
+make_https_server(const tls_files& files, const http::rest_settings& settings);
 
 } // namespace cluster_actions::app

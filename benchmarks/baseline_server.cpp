@@ -1,6 +1,7 @@
-// The ceiling of the HTTP stack: cpp-httplib configured exactly like the
-// cluster actions server (http::configure_server: pool size, TCP_NODELAY,
-// keep-alive, timeouts; the same socket options), answering
+// The ceiling of the HTTP stack: the cluster actions server's own plain
+// HTTP server (http::rest_server: cpp-httplib with the same pool size,
+// TCP_NODELAY, keep-alive, timeouts, connection loop with its request
+// limits, and socket options), answering
 // GET /v1/cluster/actions and GET /v1/cluster/actions/{name} with fixed
 // bodies of given sizes. No actors, no authentication.
 //
@@ -17,6 +18,7 @@
 
 #include <httplib.h>
 
+#include "http/guarded_server.hpp"
 #include "http/rest_api.hpp"
 
 namespace {
@@ -62,9 +64,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  httplib::Server server;
   cluster_actions::http::rest_settings settings;
-  cluster_actions::http::configure_server(server, settings);
+  cluster_actions::http::rest_server server{settings};
   server.Get("/v1/cluster/actions",
              [list_body](const httplib::Request&, httplib::Response& res) {
                serve_fixed(res, list_body);

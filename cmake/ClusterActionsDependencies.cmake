@@ -42,15 +42,15 @@ function(cluster_actions_import_caf result)
   set(${result} TRUE PARENT_SCOPE)
 endfunction()
 
-# PkgConfig::ClusterActions_HTTPLIB and OpenSSL::Crypto. cpp-httplib is a
+# PkgConfig::ClusterActions_HTTPLIB, OpenSSL::SSL and OpenSSL::Crypto. cpp-httplib is a
 # compiled library on Debian; its pkg-config file carries the CPPHTTPLIB_*
 # feature macros, which every file including httplib.h must be compiled with
 # (they change the class layouts), so the target brings them as compile
-# options. The REST front uses libcrypto itself (certificates, password
+# options. The REST front uses OpenSSL itself (TLS connections, password
 # hashes), the same OpenSSL that cpp-httplib is built against.
 function(cluster_actions_import_httplib result)
-  find_package(OpenSSL 3.0 QUIET COMPONENTS Crypto)
-  if(NOT TARGET OpenSSL::Crypto)
+  find_package(OpenSSL 3.0 QUIET COMPONENTS SSL Crypto)
+  if(NOT TARGET OpenSSL::SSL OR NOT TARGET OpenSSL::Crypto)
     set(${result} FALSE PARENT_SCOPE)
     return()
   endif()

@@ -23,9 +23,15 @@ std::string action_list_json(const std::vector<action_status>& statuses);
 std::string error_json(std::string_view error_code,
                        std::string_view description);
 
+/// How deeply arrays and objects may nest in a POST body.
+constexpr std::size_t max_json_depth = 64;
+
 /// The parameters of a POST body: none for an empty body, one per member of
 /// a JSON object otherwise. Anything else yields nothing and sets `problem`
 /// to a description for the client (with the position of a parse error).
+/// Refused: invalid JSON or UTF-8, a duplicate key, nesting deeper than
+/// max_json_depth, an integer outside int64, a number overflowing a double,
+/// a string value containing NUL. Never throws but std::bad_alloc.
 std::optional<action_params> parse_params(const std::string& body,
                                           std::string& problem);
 

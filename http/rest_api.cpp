@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <mutex>
 #include <memory>
@@ -17,8 +20,10 @@
 #include <caf/scoped_actor.hpp>
 #include <httplib.h>
 
+#include "http/api_path.hpp"
 #include "http/basic_auth.hpp"
 #include "http/calling_thread.hpp"
+#include "http/connection_state.hpp"
 #include "http/json_mapping.hpp"
 
 namespace cluster_actions::http {
@@ -32,7 +37,16 @@ using httplib::Response;
 // fit the small-string buffer.
 const std::string json_content_type = "application/json";
 
-constexpr std::string_view list_path = "/v1/cluster/actions";
+/// Asks the connection loop to close the connection after this response
+/// (a body left unread, or a request refused for its shape).
+void close_after(const Request& req, Response& res) {
+  if (auto* connection = current_connection())
+    connection->close = true;
+  // httplib adds its own when the client asked for the close.
+  if (!res.has_header("Connection")
+      && req.get_header_value("Connection") != "close")
+    res.set_header("Connection", "close");
+}
 
 void send_json(Response& res, int status,
                std::shared_ptr<const std::string> body) {
@@ -66,14 +80,16 @@ void send_unavailable(Response& res, std::string_view error_code,
 }
 
 /// The Allow header of a path of the API, or "" for a path outside it.
-std::string_view allowed_methods(std::string_view path) {
-  if (path == list_path)
-    return "GET";
-  auto name_at = list_path.size() + 1;
-  if (path.size() > name_at && path.compare(0, list_path.size(), list_path) == 0
-      && path[list_path.size()] == '/'
-      && path.find('/', name_at) == std::string_view::npos)
-    return "GET, POST, DELETE";
+std::string_view allowed_methods(const api_path& path) {
+  switch (path.kind) {
+    case api_path::list:
+      return "GET";
+    case api_path::action:
+    case api_path::invalid_action:
+      return "GET, POST, DELETE";
+    case api_path::outside:
+      break;
+  }
   return {};
 }
 
@@ -93,8 +109,29 @@ bool is_allowed(std::string_view allowed, std::string_view method) {
 /// Writes the body of a response httplib produced itself (no route, a
 /// method the path does not serve, an oversized or malformed request).
 void describe_library_error(const Request& req, Response& res,
-                            std::size_t max_body_bytes) {
-  auto allowed = allowed_methods(req.path);
+                            const rest_settings& settings) {
+  // A refused request may have left bytes unread: never reuse the
+  // connection after one.
+  close_after(req, res);
+  if (const auto* connection = current_connection()) {
+    if (connection->timed_out) {
+      send_error(res, 408, "request_timeout",
+                 "the request did not arrive in time");
+      return;
+    }
+    if (connection->head_too_large) {
+      if (connection->in_request_line)
+        send_error(res, 414, "uri_too_long",
+                   "the request target is too long");
+      else
+        send_error(res, 431, "request_header_fields_too_large",
+                   "the request line and headers exceed "
+                     + std::to_string(settings.max_header_bytes) + " bytes");
+      return;
+    }
+  }
+  auto path = parse_api_path(req.path);
+  auto allowed = allowed_methods(path);
   // Routing fails with 404 for a method without handlers and with 400 for
   // one httplib cannot route at all (TRACE, CONNECT).
   if ((res.status == 404 || res.status == 400) && !allowed.empty()
@@ -105,17 +142,28 @@ void describe_library_error(const Request& req, Response& res,
                  + std::string{allowed} + ")");
     return;
   }
+  if (res.status == 404 && path.kind == api_path::invalid_action) {
+    // The routes match valid names only; anything else lands here.
+    if (req.method == "POST")
+      send_error(res, 400, "invalid_action_name",
+                 "an action name is 1 to "
+                   + std::to_string(max_action_name_length)
+                   + " letters, digits, '_' or '-'");
+    else
+      send_error(res, 404, "not_found", "there is no action of that name");
+    return;
+  }
   switch (res.status) {
     case 400:
       send_error(res, 400, "bad_request", "the request is malformed");
       break;
     case 404:
       send_error(res, 404, "not_found",
-                 req.path + " is not part of the API (see /v1/cluster/actions)");
+                 "the path is not part of the API (see /v1/cluster/actions)");
       break;
     case 413:
       send_error(res, 413, "payload_too_large",
-                 "the body exceeds " + std::to_string(max_body_bytes)
+                 "the body exceeds " + std::to_string(settings.max_body_bytes)
                    + " bytes");
       break;
     case 414:
@@ -184,6 +232,7 @@ public:
       throttle_(settings.throttle),
       reply_timeout_(settings.reply_timeout),
       max_body_bytes_(settings.max_body_bytes),
+      max_pending_(std::max<std::size_t>(settings.max_pending_requests, 1)),
       challenge_("Basic realm=\"" + settings.realm + "\"") {
     // nop
   }
@@ -214,20 +263,40 @@ public:
     // It is read whole, before authorizing, so that no rest of it is left in
     // a keep-alive connection to be taken for the next request.
     std::string body;
+    if (req.has_header("Content-Length")) {
+      // Refused before a byte of it is read; the connection is closed, so
+      // the unread rest cannot be taken for a request.
+      const auto& text = req.get_header_value("Content-Length");
+      char* end = nullptr;
+      errno = 0;
+      auto length = std::strtoull(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || errno == ERANGE
+          || length > max_body_bytes_) {
+        close_after(req, res);
+        res.status = 413; // the error handler writes the body
+        return;
+      }
+    }
     if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
       // httplib enforces the size limit on Content-Length only, not on a
-      // chunked body: drop what exceeds it, but drain it.
+      // chunked body: stop reading at the limit and close the connection.
       bool too_large = false;
       auto append = [&](const char* data, std::size_t size) {
-        too_large = too_large || body.size() + size > max_body_bytes_;
-        if (!too_large)
-          body.append(data, size);
+        if (body.size() + size > max_body_bytes_) {
+          too_large = true;
+          return false;
+        }
+        body.append(data, size);
         return true;
       };
-      if (!read_body(append))
-        return; // httplib has set 400 or 413; the error handler writes the body
-      if (too_large) {
-        res.status = 413; // the error handler writes the body
+      if (!read_body(append) || too_large) {
+        close_after(req, res);
+        // httplib has set 400 or 413 (or the stream met a deadline); the
+        // error handler writes the body.
+        if (too_large)
+          res.status = 413;
+        else if (res.status < 400)
+          res.status = 400;
         return;
       }
     }
@@ -310,6 +379,21 @@ private:
   template <class OnValue, class... Ts>
   void ask(Response& res, const std::string& action, int unknown_status,
            OnValue on_value, Ts&&... xs) const {
+    // Bounded: a request past the bound is refused at once rather than
+    // queued behind the others in the supervisor's mailbox.
+    if (pending_.fetch_add(1) >= max_pending_) {
+      pending_.fetch_sub(1);
+      send_unavailable(res, "overloaded",
+                       "too many requests are waiting for the action "
+                       "supervisor; retry shortly");
+      return;
+    }
+    struct release {
+      std::atomic<std::size_t>& count;
+      ~release() {
+        count.fetch_sub(1);
+      }
+    } pending_guard{pending_};
     auto caller = checkout();
     auto& self = *caller;
     // No CAF request timeout: it would go through CAF's clock thread (a
@@ -420,6 +504,8 @@ private:
   mutable login_throttle throttle_;
   std::chrono::milliseconds reply_timeout_;
   std::size_t max_body_bytes_;
+  std::size_t max_pending_;
+  mutable std::atomic<std::size_t> pending_{0};
   std::string challenge_;
   // Idle callers (see checkout); at most one per concurrent request.
   mutable std::mutex callers_mutex_;
@@ -452,12 +538,11 @@ void configure_server(httplib::Server& server, const rest_settings& settings) {
                  "the server failed to handle the request");
     });
   server.set_error_handler(httplib::Server::HandlerWithResponse{
-    [max_body_bytes = settings.max_body_bytes](const Request& req,
-                                               Response& res) {
+    [settings](const Request& req, Response& res) {
       // The handlers' own responses always carry a Content-Type.
       if (res.has_header("Content-Type"))
         return httplib::Server::HandlerResponse::Unhandled;
-      describe_library_error(req, res, max_body_bytes);
+      describe_library_error(req, res, settings);
       // Handled: httplib then prepares the new body (Content-Length).
       return httplib::Server::HandlerResponse::Handled;
     }});
@@ -494,7 +579,10 @@ void mount_routes(httplib::Server& server, caf::actor_system& system,
     };
   };
   const std::string list{list_path};
-  const std::string one = list + "/([^/]+)";
+  // Valid names only (a bounded pattern: std::regex recurses per character
+  // of an unbounded one); the error handler answers for the rest.
+  const std::string one = list + "/([A-Za-z0-9_-]{1,"
+                          + std::to_string(max_action_name_length) + "})";
   server.Get(list, bind(&api::list));
   server.Get(one, bind(&api::get));
   server.Post(one, [routes](const Request& req, Response& res,

@@ -24,8 +24,24 @@ namespace cluster_actions::http {
 struct rest_settings {
   /// How long a handler waits for the supervisor before answering 503.
   std::chrono::milliseconds reply_timeout{5000};
-  /// Request bodies larger than this are refused with 413.
+  /// Request bodies larger than this are refused with 413, before they are
+  /// read when Content-Length announces them.
   std::size_t max_body_bytes = 64 * 1024;
+  /// Requests waiting for the supervisor's reply at once; past it, 503 at
+  /// once rather than a place in a queue.
+  std::size_t max_pending_requests = 256;
+  /// The limits below hold for the REST front's own servers
+  /// (guarded_server.hpp); a host's plain httplib::Server keeps httplib's.
+  ///
+  /// Request line plus headers larger than this are refused with 414 (a
+  /// request line alone over it) or 431, and the connection is closed.
+  std::size_t max_header_bytes = 8 * 1024;
+  /// A request (line, headers and body) must arrive within this from its
+  /// first byte, however slowly it trickles in; otherwise 408 and close.
+  std::chrono::milliseconds request_timeout{10000};
+  /// The same while connections wait for a pool thread because every
+  /// thread is busy.
+  std::chrono::milliseconds busy_request_timeout{1000};
   /// Worker threads of the HTTP server. Each keep-alive connection holds
   /// one for its whole life, and a connection beyond the pool waits, unserved,
   /// until another closes: size it for the concurrent clients expected.

@@ -231,7 +231,12 @@ TEST_CASE("top-level errors name the file and the key") {
   CHECK(error_of_text("[]") == "cfg.json: the top level must be a JSON object");
   check_error(error_of(with("/listn", "127.0.0.1:1")), "listn",
               "unknown key (expected one of listen, data_dir, tls, "
-              "max_running_actions, users, actions)");
+              "max_running_actions, max_body_bytes, max_pending_requests, "
+              "request_timeout_s, http_threads, users, actions)");
+  check_error(error_of(with("/max_body_bytes", 0)), "max_body_bytes",
+              "must be a positive integer");
+  check_error(error_of(with("/max_pending_requests", -1)),
+              "max_pending_requests", "must be a positive integer");
   check_error(error_of(with("/data_dir", "")), "data_dir",
               "must not be empty");
   check_error(error_of(with("/data_dir", std::string{"a\0b", 3})), "data_dir",

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <signal.h>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/server.hpp"
+#include "http/guarded_server.hpp"
 #include "http/password_hash.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
@@ -635,23 +637,29 @@ TEST_CASE("command runs seen through the API") {
 namespace {
 
 /// A supervisor that never answers a list and is shutting down: what the
-/// REST front does when the actors cannot serve.
+/// REST front does when the actors cannot serve. It calls `on_list` for
+/// each list request it holds, and answers the held ones with an error on
+/// shutdown.
 struct silent_state {
   std::vector<caf::typed_response_promise<
     std::vector<cluster_actions::action_status>>>
     pending;
+  std::function<void()> on_list;
 };
 
 cluster_actions::supervisor_actor::behavior_type
 silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
                   silent_state>
-                    self) {
+                    self,
+                  std::function<void()> on_list) {
   using namespace cluster_actions;
+  self->state.on_list = std::move(on_list);
   auto stopping = [] { return caf::make_error(action_error::shutting_down); };
   return {
     [self](list_atom) {
       self->state.pending.push_back(
         self->make_response_promise<std::vector<action_status>>());
+      self->state.on_list();
       return self->state.pending.back();
     },
     [](get_atom, const std::string&) -> caf::result<action_status> {
@@ -665,7 +673,12 @@ silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
       return caf::make_error(action_error::not_found);
     },
     [](status_atom, const action_status&) {},
-    [](shutdown_atom, caf::timespan) { return std::size_t{0}; },
+    [self, stopping](shutdown_atom, caf::timespan) {
+      for (auto& held : self->state.pending)
+        held.deliver(stopping());
+      self->state.pending.clear();
+      return std::size_t{0};
+    },
   };
 }
 
@@ -675,7 +688,7 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
   caf::actor_system_config cfg;
   cluster_actions::add_message_types(cfg);
   caf::actor_system system{cfg};
-  auto supervisor = system.spawn(silent_supervisor);
+  auto supervisor = system.spawn(silent_supervisor, std::function<void()>{[] {}});
   http::rest_settings settings;
   settings.reply_timeout = 200ms;
   settings.threads = 2;
@@ -822,4 +835,80 @@ TEST_CASE("users with a password hash log in with the password") {
     require_error(refused, 401, "unauthorized");
     check_no_secrets(refused, {secret, hash});
   }
+}
+
+TEST_CASE("requests past the bound of pending replies are refused at once") {
+  caf::actor_system_config cfg;
+  cluster_actions::add_message_types(cfg);
+  caf::actor_system system{cfg};
+  // Held lists are counted, so that the test knows when one is waiting.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int held = 0;
+  auto supervisor = system.spawn(silent_supervisor, std::function<void()>{[&] {
+                                   std::lock_guard<std::mutex> guard{mutex};
+                                   ++held;
+                                   changed.notify_all();
+                                 }});
+  http::rest_settings settings;
+  // Far beyond the test: the first request is released by the shutdown
+  // below, never by its timeout.
+  settings.reply_timeout = 60s;
+  settings.max_pending_requests = 1;
+  settings.threads = 4;
+  {
+    http::rest_server server{settings};
+    http::mount_routes(server, system, supervisor,
+                       {{email_of("admin"), password, http::role::admin}},
+                       settings);
+    auto port = http::bind_server(server, "127.0.0.1", 0);
+    REQUIRE(port > 0);
+    std::thread serving{[&] { server.listen_after_bind(); }};
+    // Sends a list request from another thread, waits until the supervisor
+    // holds it, runs `meanwhile`, releases it with a shutdown and returns
+    // its answer. (Catch's assertions are for the test's own thread.)
+    auto while_held = [&](const std::function<void()>& meanwhile) {
+      std::optional<httplib::Result> result;
+      int held_before = 0;
+      {
+        std::lock_guard<std::mutex> guard{mutex};
+        held_before = held;
+      }
+      std::thread asking{[&] {
+        auto admin = make_client(port, "admin");
+        result.emplace(admin.Get(list_path.c_str()));
+      }};
+      bool arrived = false;
+      {
+        std::unique_lock<std::mutex> guard{mutex};
+        arrived = changed.wait_for(
+          guard, 30s, [&] { return held == held_before + 1; });
+      }
+      if (arrived)
+        meanwhile();
+      caf::anon_send(supervisor, cluster_actions::shutdown_atom::value,
+                     caf::timespan{0});
+      asking.join();
+      REQUIRE(arrived);
+      REQUIRE(result);
+      require_error(*result, 503, "shutting_down");
+    };
+    // The bound is taken by the held request: the next one is refused
+    // while that one still waits (it is released only afterwards).
+    while_held([&] {
+      auto admin = make_client(port, "admin");
+      auto refused = admin.Get(list_path.c_str());
+      require_error(refused, 503, "overloaded");
+      CHECK(refused->get_header_value("Retry-After") == "1");
+    });
+    // The slot is free again: a request reaches the supervisor.
+    while_held([] {});
+    server.stop();
+    serving.join();
+  }
+  {
+    std::lock_guard<std::mutex> guard{mutex};
+    CHECK(held == 2);
+  }
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
 }
