@@ -579,7 +579,8 @@ bool guarded_server<Base>::process_and_close_socket(socket_t sock) {
                                 : "Request Header Fields Too Large",
           state.in_request_line ? "uri_too_long"
                                 : "request_header_fields_too_large",
-          "the request line and headers exceed "
+          (state.in_request_line ? "the request line exceeds "
+                                 : "the request line and headers exceed ")
             + std::to_string(settings_.max_header_bytes) + " bytes"));
     }
     linger = refused || state.close;

@@ -106,8 +106,43 @@ bool is_allowed(std::string_view allowed, std::string_view method) {
   return false;
 }
 
-/// Writes the body of a response httplib produced itself (no route, a
-/// method the path does not serve, an oversized or malformed request).
+/// 405 with Allow when `path` is in the API but does not serve the method.
+bool refuse_method(const Request& req, Response& res, const api_path& path) {
+  auto allowed = allowed_methods(path);
+  if (allowed.empty() || is_allowed(allowed, req.method))
+    return false;
+  res.set_header("Allow", std::string{allowed});
+  send_error(res, 405, "method_not_allowed",
+             req.method + " is not allowed on " + req.path + " (allowed: "
+               + std::string{allowed} + ")");
+  return true;
+}
+
+/// Answers a request to a path of the API that no route serves, from its
+/// path and method alone: 405 for a method the path does not serve, and
+/// for a name that is no action name 400 on POST, 404 otherwise. False
+/// when a route serves the request, or the path is outside the API (a
+/// host's server may serve it).
+bool answer_unrouted(const Request& req, Response& res) {
+  auto path = parse_api_path(req.path);
+  if (path.kind == api_path::outside)
+    return false;
+  if (refuse_method(req, res, path))
+    return true;
+  if (path.kind != api_path::invalid_action)
+    return false;
+  if (req.method == "POST")
+    send_error(res, 400, "invalid_action_name",
+               "an action name is 1 to "
+                 + std::to_string(max_action_name_length)
+                 + " letters, digits, '_' or '-'");
+  else
+    send_error(res, 404, "not_found", "there is no action of that name");
+  return true;
+}
+
+/// Writes the body of a response httplib produced itself (an oversized or
+/// malformed request, a method it cannot route).
 void describe_library_error(const Request& req, Response& res,
                             const rest_settings& settings) {
   // A refused request may have left bytes unread: never reuse the
@@ -130,29 +165,12 @@ void describe_library_error(const Request& req, Response& res,
       return;
     }
   }
-  auto path = parse_api_path(req.path);
-  auto allowed = allowed_methods(path);
-  // Routing fails with 404 for a method without handlers and with 400 for
-  // one httplib cannot route at all (TRACE, CONNECT).
-  if ((res.status == 404 || res.status == 400) && !allowed.empty()
-      && !req.method.empty() && !is_allowed(allowed, req.method)) {
-    res.set_header("Allow", std::string{allowed});
-    send_error(res, 405, "method_not_allowed",
-               req.method + " is not allowed on " + req.path + " (allowed: "
-                 + std::string{allowed} + ")");
+  // httplib answers 400 for a method it cannot route at all (TRACE,
+  // CONNECT); a path of the API without a route was answered before
+  // routing.
+  if (res.status == 400 && !req.method.empty()
+      && refuse_method(req, res, parse_api_path(req.path)))
     return;
-  }
-  if (res.status == 404 && path.kind == api_path::invalid_action) {
-    // The routes match valid names only; anything else lands here.
-    if (req.method == "POST")
-      send_error(res, 400, "invalid_action_name",
-                 "an action name is 1 to "
-                   + std::to_string(max_action_name_length)
-                   + " letters, digits, '_' or '-'");
-    else
-      send_error(res, 404, "not_found", "there is no action of that name");
-    return;
-  }
   switch (res.status) {
     case 400:
       send_error(res, 400, "bad_request", "the request is malformed");
@@ -537,6 +555,17 @@ void configure_server(httplib::Server& server, const rest_settings& settings) {
       send_error(res, 500, "internal_error",
                  "the server failed to handle the request");
     });
+  // Decided from the path and method before httplib reads a body: for a
+  // request no route serves, httplib would read a POST body that has no
+  // Content-Length until the connection closes.
+  server.set_pre_routing_handler([](const Request& req, Response& res) {
+    if (!answer_unrouted(req, res))
+      return httplib::Server::HandlerResponse::Unhandled;
+    // Its body, if any, stays unread: as after every refused request, the
+    // connection is not reused.
+    close_after(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server.set_error_handler(httplib::Server::HandlerWithResponse{
     [settings](const Request& req, Response& res) {
       // The handlers' own responses always carry a Content-Type.
@@ -580,7 +609,7 @@ void mount_routes(httplib::Server& server, caf::actor_system& system,
   };
   const std::string list{list_path};
   // Valid names only (a bounded pattern: std::regex recurses per character
-  // of an unbounded one); the error handler answers for the rest.
+  // of an unbounded one); the pre-routing handler answers for the rest.
   const std::string one = list + "/([A-Za-z0-9_-]{1,"
                           + std::to_string(max_action_name_length) + "})";
   server.Get(list, bind(&api::list));

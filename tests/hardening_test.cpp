@@ -386,6 +386,14 @@ TEST_CASE("bad input is refused and changes nothing", "[http]") {
         CHECK(other.body().at("error_code") == "not_found");
       }
     }
+    // Without a body (no Content-Length) it is the same, at once: nothing
+    // waits for a body that is not coming.
+    auto bare = round_trip(port, post_head(list_path + "/a.b", "\r\n"));
+    CHECK(bare.status() == 400);
+    CHECK(bare.body().at("error_code") == "invalid_action_name");
+    auto bare_list = round_trip(port, post_head(list_path, "\r\n"));
+    CHECK(bare_list.status() == 405);
+    CHECK(bare_list.body().at("error_code") == "method_not_allowed");
     auto client = server.client();
     auto too_long = client.Post((list_path + "/" + std::string(129, 'a')).c_str());
     REQUIRE(too_long);
