@@ -32,6 +32,7 @@
 #include "http/api_path.hpp"
 #include "http/basic_auth.hpp"
 #include "http/json_mapping.hpp"
+#include "running_server.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -81,28 +82,18 @@ app::server_config test_config(const temp_dir& dir) {
   return config;
 }
 
-class test_server {
+/// A running server with a client for the test's user.
+class test_server : public cluster_actions::testing::running_server {
 public:
-  explicit test_server(app::server_config config)
-    : server_(std::move(config)), thread_([this] { server_.run(); }) {}
-  ~test_server() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const {
-    return server_.port();
-  }
+  using running_server::running_server;
+
   httplib::Client client() const {
-    httplib::Client c{"127.0.0.1", server_.port()};
+    httplib::Client c{"127.0.0.1", port()};
     c.set_basic_auth(user.c_str(), password.c_str());
     c.set_connection_timeout(5s);
     c.set_read_timeout(10s);
     return c;
   }
-
-private:
-  app::server server_;
-  std::thread thread_;
 };
 
 int connect_to(int port, bool nonblocking = false) {

@@ -27,6 +27,7 @@
 #include "http/password_hash.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
+#include "running_server.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -137,31 +138,19 @@ httplib::Client make_client(int port, const std::string& role) {
   return client;
 }
 
-/// An app::server serving on its own thread until destroyed.
-class test_server {
+/// A running server with clients for the users of test_config.
+class test_server : public cluster_actions::testing::running_server {
 public:
-  explicit test_server(app::server_config config)
-    : server_(std::move(config)), thread_([this] { server_.run(); }) {
-    // nop
-  }
-  ~test_server() {
-    server_.stop();
-    thread_.join();
-  }
+  using running_server::running_server;
 
   /// A client with the credentials of the user of `role`.
   httplib::Client client(const std::string& role = "admin") const {
-    return make_client(server_.port(), role);
+    return make_client(port(), role);
   }
   /// A client without credentials.
   httplib::Client anonymous() const {
-    return make_client(server_.port());
+    return make_client(port());
   }
-  int port() const { return server_.port(); }
-
-private:
-  app::server server_;
-  std::thread thread_;
 };
 
 json parse_body(const httplib::Result& res) {

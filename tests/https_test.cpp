@@ -25,6 +25,7 @@
 
 #include "app/server.hpp"
 #include "app/tls.hpp"
+#include "running_server.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -63,24 +64,7 @@ app::server_config https_config(const temp_dir& dir) {
   return config;
 }
 
-/// An app::server serving on its own thread until destroyed.
-class test_server {
-public:
-  explicit test_server(app::server_config config)
-    : server_(std::move(config)), thread_([this] { server_.run(); }) {
-    // nop
-  }
-  ~test_server() {
-    server_.stop();
-    thread_.join();
-  }
-  const app::server& operator*() const { return server_; }
-  const app::server* operator->() const { return &server_; }
-
-private:
-  app::server server_;
-  std::thread thread_;
-};
+using test_server = cluster_actions::testing::running_server;
 
 /// A client that accepts the server only if its certificate verifies
 /// against `ca_file` and names `host`.
