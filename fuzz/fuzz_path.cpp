@@ -5,6 +5,7 @@
 
 #include "http/api_path.hpp"
 
+using namespace cluster_actions;
 using namespace cluster_actions::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -2,18 +2,6 @@
 
 namespace cluster_actions::http {
 
-bool is_valid_action_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > max_action_name_length)
-    return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                    || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    if (!ok)
-      return false;
-  }
-  return true;
-}
-
 api_path parse_api_path(std::string_view path) {
   api_path result;
   if (path == list_path) {

@@ -5,18 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "messages/action_name.hpp"
+
 namespace cluster_actions::http {
 
 /// The path of the list endpoint.
 constexpr std::string_view list_path = "/v1/cluster/actions";
-
-/// Longest action name the API accepts.
-constexpr std::size_t max_action_name_length = 128;
-
-/// Whether `name` is 1 to max_action_name_length ASCII letters, digits,
-/// '_' or '-'. Everything else (dots, slashes, NUL, spaces, non-ASCII or
-/// invalid UTF-8 bytes) is not a name.
-bool is_valid_action_name(std::string_view name) noexcept;
 
 /// What a decoded request path (httplib hands it over percent-decoded,
 /// without the query) addresses.
