@@ -194,7 +194,7 @@ private:
                           static_cast<int>(events.size()), timeout);
       for (int i = 0; i < n; ++i)
         on_event(events[i].data.u64);
-      poll();
+      update_polled();
     }
   }
 
@@ -373,7 +373,8 @@ private:
     return false;
   }
 
-  void poll() {
+  /// Moves on every run that needs polling (see update).
+  void update_polled() {
     for (auto id : std::exchange(polled_, {}))
       if (update(id))
         polled_.push_back(id);

@@ -547,26 +547,26 @@ int bind_server(httplib::Server& server, const std::string& host, int port,
 void mount_routes(httplib::Server& server, caf::actor_system& system,
                   supervisor_actor supervisor, std::vector<user> users,
                   const rest_settings& settings) {
-  auto shared = std::make_shared<api>(system, std::move(supervisor),
-                                      std::move(users), settings);
-  auto handler = [&shared](void (api::*member)(const Request&, Response&)) {
-    return [shared, member](const Request& req, Response& res) {
-      (shared.get()->*member)(req, res);
+  auto handlers = std::make_shared<api>(system, std::move(supervisor),
+                                        std::move(users), settings);
+  auto route_to = [&handlers](void (api::*member)(const Request&, Response&)) {
+    return [handlers, member](const Request& req, Response& res) {
+      (handlers.get()->*member)(req, res);
     };
   };
-  const std::string list{list_path};
+  const std::string list_route{list_path};
   // One path segment, no longer than an action name may be (std::regex
   // recurses per character of an unbounded pattern); whether it names an
   // action is for routed_action to say.
-  const std::string one_action
-    = list + "/[^/]{1," + std::to_string(max_action_name_length) + "}";
-  server.Get(list, handler(&api::list));
-  server.Get(one_action, handler(&api::get));
-  server.Post(one_action, [shared](const Request& req, Response& res,
-                                   const httplib::ContentReader& read_body) {
-    shared->start(req, res, read_body);
+  const std::string action_route
+    = list_route + "/[^/]{1," + std::to_string(max_action_name_length) + "}";
+  server.Get(list_route, route_to(&api::list));
+  server.Get(action_route, route_to(&api::get));
+  server.Post(action_route, [handlers](const Request& req, Response& res,
+                                       const httplib::ContentReader& read_body) {
+    handlers->start(req, res, read_body);
   });
-  server.Delete(one_action, handler(&api::cancel));
+  server.Delete(action_route, route_to(&api::cancel));
 }
 
 } // namespace cluster_actions::http

@@ -703,6 +703,36 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("on a host's server without configure_server, a name that is no "
+          "action name gets the API's answer") {
+  caf::actor_system_config cfg;
+  cluster_actions::add_message_types(cfg);
+  caf::actor_system system{cfg};
+  // Never asked: the handlers answer from the path alone.
+  auto supervisor = system.spawn(silent_supervisor, std::function<void()>{[] {}});
+  {
+    httplib::Server server;
+    http::mount_routes(server, system, supervisor,
+                       {{email_of("admin"), password, http::role::admin}}, {});
+    auto port = server.bind_to_any_port("127.0.0.1");
+    std::thread serving{[&] { server.listen_after_bind(); }};
+    {
+      auto admin = make_client(port, "admin");
+      for (auto name : {"a.b", "%C3%A9", "x%20y"}) {
+        INFO(name);
+        require_error(admin.Post(action_path(name).c_str()), 400,
+                      "invalid_action_name");
+        require_error(admin.Get(action_path(name).c_str()), 404, "not_found");
+        require_error(admin.Delete(action_path(name).c_str()), 404,
+                      "not_found");
+      }
+    }
+    server.stop();
+    serving.join();
+  }
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+}
+
 namespace {
 
 /// A client that connects from `address` (any of 127.0.0.0/8 is loopback
