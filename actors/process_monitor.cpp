@@ -5,23 +5,15 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <array>
-#include <chrono>
-#include <fstream>
-#include <sstream>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
 #include <optional>
-#include <string_view>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -30,299 +22,19 @@
 
 #include <caf/send.hpp>
 
+#include "actors/child_process.hpp"
+#include "actors/file_descriptors.hpp"
+#include "actors/line_splitter.hpp"
+#include "actors/run_cgroups.hpp"
+
 namespace cluster_actions {
+
+using namespace detail;
 
 namespace {
 
-/// Output lines are cut after this many bytes.
-constexpr std::size_t max_line_length = 4096;
-
 /// How often draining process groups are checked.
 constexpr int poll_interval_ms = 10;
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
-std::string error_text(int error) {
-  return std::generic_category().message(error);
-}
-
-/// Owns a file descriptor.
-class unique_fd {
-public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {
-  }
-  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {
-  }
-  unique_fd& operator=(unique_fd&& other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~unique_fd() {
-    reset();
-  }
-
-  int get() const {
-    return fd_;
-  }
-  explicit operator bool() const {
-    return fd_ >= 0;
-  }
-  void reset(int fd = -1) {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = fd;
-  }
-
-private:
-  int fd_ = -1;
-};
-
-/// Takes ownership of the result of a call returning a descriptor or -1.
-unique_fd checked(int fd, const char* what) {
-  if (fd < 0)
-    throw_errno(what);
-  return unique_fd{fd};
-}
-
-/// A descriptor in the monitor's epoll set, whose events carry `tag`.
-class watched_fd {
-public:
-  watched_fd() = default;
-  watched_fd(int epoll, unique_fd fd, std::uint64_t tag)
-    : epoll_(epoll), fd_(std::move(fd)) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = tag;
-    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd_.get(), &event) < 0)
-      throw_errno("epoll_ctl");
-  }
-  watched_fd(watched_fd&& other) noexcept = default;
-  watched_fd& operator=(watched_fd&& other) noexcept {
-    close();
-    epoll_ = other.epoll_;
-    fd_ = std::move(other.fd_);
-    return *this;
-  }
-  ~watched_fd() {
-    close();
-  }
-
-  int get() const {
-    return fd_.get();
-  }
-  explicit operator bool() const {
-    return static_cast<bool>(fd_);
-  }
-  /// Leaves the epoll set explicitly: closing alone would not do while a
-  /// child another thread is forking holds a copy of the descriptor.
-  void close() {
-    if (!fd_)
-      return;
-    epoll_ctl(epoll_, EPOLL_CTL_DEL, fd_.get(), nullptr);
-    fd_.reset();
-  }
-
-private:
-  int epoll_ = -1;
-  unique_fd fd_;
-};
-
-struct pipe_ends {
-  unique_fd read;
-  unique_fd write;
-};
-
-/// A close-on-exec pipe; `read_flags` are added to the read end's status.
-pipe_ends make_pipe(int read_flags = 0) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) < 0)
-    throw_errno("pipe2");
-  pipe_ends ends{unique_fd{fds[0]}, unique_fd{fds[1]}};
-  if (read_flags != 0 && fcntl(fds[0], F_SETFL, read_flags) < 0)
-    throw_errno("fcntl");
-  return ends;
-}
-
-/// Splits a byte stream into lines, cutting overlong ones.
-class line_splitter {
-public:
-  /// Calls `emit` with every line `data` completes.
-  template <class F>
-  void feed(std::string_view data, F&& emit) {
-    while (!data.empty()) {
-      auto end = data.find('\n');
-      auto piece = data.substr(0, end);
-      if (!cutting_) {
-        auto room = max_line_length - partial_.size();
-        partial_.append(piece.substr(0, room));
-        if (piece.size() > room) {
-          emit(std::exchange(partial_, {}));
-          cutting_ = true; // drop the rest of the line
-        }
-      }
-      if (end == std::string_view::npos)
-        return;
-      if (!cutting_)
-        emit(std::exchange(partial_, {}));
-      cutting_ = false;
-      data.remove_prefix(end + 1);
-    }
-  }
-
-  /// Calls `emit` with an unterminated last line, if any.
-  template <class F>
-  void finish(F&& emit) {
-    if (!partial_.empty())
-      emit(std::exchange(partial_, {}));
-  }
-
-private:
-  std::string partial_;
-  bool cutting_ = false;
-};
-
-/// The cgroup (v2) of each run, where the machine lets the server create
-/// cgroups: a run's processes stay in it whatever they do to their session or
-/// process group, so killing the cgroup kills them all. Disabled (every call
-/// a no-op) where there is no writable cgroup v2 hierarchy.
-class run_cgroups {
-public:
-  run_cgroups() {
-    auto base = own_cgroup_dir();
-    if (base.empty())
-      return;
-    remove_stale(base);
-    static std::atomic<unsigned> counter{0};
-    auto dir = base + "/cluster-actions-" + std::to_string(getpid()) + "-"
-               + std::to_string(counter++);
-    if (mkdir(dir.c_str(), 0755) == 0)
-      dir_ = dir;
-  }
-
-  ~run_cgroups() {
-    if (!dir_.empty())
-      rmdir(dir_.c_str());
-  }
-
-  run_cgroups(const run_cgroups&) = delete;
-  run_cgroups& operator=(const run_cgroups&) = delete;
-
-  /// A new, empty cgroup for run `id`, or "" when disabled or it fails.
-  std::string create(std::uint64_t id) const {
-    if (dir_.empty())
-      return {};
-    auto dir = dir_ + "/run-" + std::to_string(id);
-    return mkdir(dir.c_str(), 0755) == 0 ? dir : std::string{};
-  }
-
-  /// The pids in cgroup `dir`.
-  static std::vector<pid_t> members(const std::string& dir) {
-    std::vector<pid_t> pids;
-    std::ifstream procs{dir + "/cgroup.procs"};
-    for (pid_t pid; procs >> pid;)
-      pids.push_back(pid);
-    return pids;
-  }
-
-  /// Sends `sig` to every process of `dir` (SIGKILL through cgroup.kill,
-  /// which also catches processes forked meanwhile, where the kernel has it).
-  static void signal(const std::string& dir, int sig) {
-    if (dir.empty())
-      return;
-    if (sig == SIGKILL) {
-      int fd = open((dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd >= 0) {
-        auto written = write(fd, "1", 1);
-        close(fd);
-        if (written == 1)
-          return;
-      }
-    }
-    for (auto pid : members(dir))
-      kill(pid, sig);
-  }
-
-  static bool empty(const std::string& dir) {
-    return dir.empty() || members(dir).empty();
-  }
-
-  static void remove(const std::string& dir) {
-    if (!dir.empty())
-      rmdir(dir.c_str());
-  }
-
-private:
-  /// This process's cgroup directory in the cgroup v2 hierarchy, or "".
-  static std::string own_cgroup_dir() {
-    std::string mount;
-    std::ifstream mountinfo{"/proc/self/mountinfo"};
-    for (std::string line; std::getline(mountinfo, line);) {
-      // "... MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS"
-      auto dash = line.find(" - cgroup2 ");
-      if (dash == std::string::npos)
-        continue;
-      std::istringstream fields{line.substr(0, dash)};
-      std::string field;
-      for (int i = 0; i < 5 && fields >> field; ++i)
-        if (i == 4)
-          mount = field;
-      break;
-    }
-    if (mount.empty())
-      return {};
-    std::ifstream self{"/proc/self/cgroup"};
-    for (std::string line; std::getline(self, line);)
-      if (line.rfind("0::", 0) == 0) {
-        auto path = line.substr(3);
-        auto dir = mount + (path == "/" ? "" : path);
-        return access(dir.c_str(), W_OK) == 0 ? dir : std::string{};
-      }
-    return {};
-  }
-
-  /// Kills what runs of servers that died without cleaning up (kill -9)
-  /// left behind, and removes their cgroups.
-  static void remove_stale(const std::string& base) {
-    constexpr std::string_view prefix = "cluster-actions-";
-    DIR* listing = opendir(base.c_str());
-    if (listing == nullptr)
-      return;
-    std::vector<std::string> stale;
-    while (auto* entry = readdir(listing)) {
-      std::string_view name = entry->d_name;
-      if (name.substr(0, prefix.size()) != prefix)
-        continue;
-      auto owner = std::atoi(std::string{name.substr(prefix.size())}.c_str());
-      if (owner > 0 && owner != getpid() && kill(owner, 0) < 0
-          && errno == ESRCH)
-        stale.push_back(base + "/" + std::string{name});
-    }
-    closedir(listing);
-    for (const auto& dir : stale) {
-      std::vector<std::string> runs;
-      if (DIR* inner = opendir(dir.c_str())) {
-        while (auto* entry = readdir(inner))
-          if (std::string_view{entry->d_name}.substr(0, 4) == "run-")
-            runs.push_back(dir + "/" + entry->d_name);
-        closedir(inner);
-      }
-      for (const auto& run : runs)
-        signal(run, SIGKILL);
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      for (const auto& run : runs)
-        while (!empty(run) && std::chrono::steady_clock::now() < deadline)
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      for (const auto& run : runs)
-        remove(run);
-      rmdir(dir.c_str());
-    }
-  }
-
-  std::string dir_;
-};
 
 /// The read end of a child's stdout or stderr.
 struct output_pipe {
@@ -340,8 +52,9 @@ std::uint64_t tag(process_monitor::run_id id, fd_kind kind) {
   return id << 2 | static_cast<std::uint64_t>(kind);
 }
 
-/// A started process.
-struct run {
+/// A started process and what the monitor holds for it, until every
+/// process of the run is gone.
+struct live_run {
   process_listener listener;
   pid_t pid = 0; ///< also the id of its process group (the child calls setsid)
   /// Open until the leader is reaped; never open if pidfd_open failed, in
@@ -360,7 +73,7 @@ struct run {
 
 /// Kills the whole run: its process group and its cgroup. Only while the
 /// leader is unreaped for the group (see reap_leader).
-void kill_run(run& r) {
+void kill_run(live_run& r) {
   if (!r.leader_exit)
     kill(-r.pid, SIGKILL);
   if (!r.cgroup.empty()) {
@@ -371,123 +84,10 @@ void kill_run(run& r) {
   }
 }
 
-/// The step at which a forked child failed to become the command.
-enum class child_step : int { setup, chdir, exec };
-
-/// What a child writes to its status pipe when it fails.
-struct child_failure {
-  child_step step;
-  int error;
-};
-
-/// What a forked child needs, all prepared before the (v)fork: in the child
-/// of a threaded program only async-signal-safe calls are allowed, since
-/// locks (malloc's among them) may have been held by other threads at the
-/// fork; a vfork child moreover shares the parent's memory.
-struct child_setup {
-  char* const* argv;
-  char* const* envp;
-  const char* working_dir; ///< nullptr to stay in the server's
-  int stdin_fd;
-  int stdout_fd;
-  int stderr_fd;
-  int status_fd; ///< close-on-exec, so a successful exec closes it
-  int cgroup_fd; ///< the run's cgroup.procs, or -1
-  pid_t parent;
-};
-
-[[noreturn]] void child_fail(const child_setup& setup, child_step step) {
-  child_failure failure{step, errno};
-  [[maybe_unused]] auto written = write(setup.status_fd, &failure,
-                                        sizeof failure);
-  _exit(127);
-}
-
-[[noreturn]] void run_child(const child_setup& setup) {
-  // Ignored signals would stay ignored across exec, and the monitor thread,
-  // whose mask the child inherits, blocks all of them.
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    sigaction(sig, &default_action, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (setsid() < 0)
-    child_fail(setup, child_step::setup);
-  // Into the run's cgroup before anything of the command runs; without it
-  // the run still has its process group.
-  if (setup.cgroup_fd >= 0) {
-    [[maybe_unused]] auto joined = write(setup.cgroup_fd, "0", 1);
-  }
-  // Die with the monitor thread. If the parent died before this call, the
-  // signal will never come: give up.
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-    child_fail(setup, child_step::setup);
-  if (getppid() != setup.parent)
-    _exit(127);
-  if (dup2(setup.stdin_fd, STDIN_FILENO) < 0
-      || dup2(setup.stdout_fd, STDOUT_FILENO) < 0
-      || dup2(setup.stderr_fd, STDERR_FILENO) < 0)
-    child_fail(setup, child_step::setup);
-  // Descriptors that other threads opened without O_CLOEXEC must not leak
-  // into the command.
-  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (setup.working_dir != nullptr && chdir(setup.working_dir) < 0)
-    child_fail(setup, child_step::chdir);
-  execve(setup.argv[0], setup.argv, setup.envp);
-  child_fail(setup, child_step::exec);
-}
-
-/// A null-terminated array of pointers into `strings`.
-std::vector<char*> c_strings(std::vector<std::string>& strings) {
-  std::vector<char*> result;
-  result.reserve(strings.size() + 1);
-  for (auto& str : strings)
-    result.push_back(str.data());
-  result.push_back(nullptr);
-  return result;
-}
-
-std::string describe(const child_failure& failure, const process_spec& spec) {
-  auto reason = error_text(failure.error);
-  switch (failure.step) {
-    case child_step::chdir:
-      return "cannot change to working directory " + spec.working_dir + ": "
-             + reason;
-    case child_step::exec:
-      return "cannot execute " + spec.argv[0] + ": " + reason;
-    case child_step::setup:
-      break;
-  }
-  return "cannot start " + spec.argv[0] + ": " + reason;
-}
-
-/// Reads exactly `size` bytes unless end of file comes first; returns how
-/// many it read.
-std::size_t read_fully(int fd, void* data, std::size_t size) {
-  auto bytes = static_cast<char*>(data);
-  std::size_t done = 0;
-  while (done < size) {
-    auto n = read(fd, bytes + done, size - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    done += static_cast<std::size_t>(n);
-  }
-  return done;
-}
-
-/// glibc 2.36's <sys/pidfd.h> lacks C linkage in C++, hence the raw call.
-int pidfd_open(pid_t pid) {
-  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-}
-
 /// Reaps the leader of `r` if it has exited, after killing what remains of
 /// its group: as long as the leader is an unreaped zombie, its pid, and so
 /// the group's id, cannot be reused, so the signal cannot hit a stranger.
-bool reap_leader(run& r) {
+bool reap_leader(live_run& r) {
   siginfo_t info{};
   if (waitid(P_PID, static_cast<id_t>(r.pid), &info,
              WEXITED | WNOHANG | WNOWAIT)
@@ -505,7 +105,7 @@ bool reap_leader(run& r) {
 
 /// Whether no member of the group of `r` is left. Reaps the members this
 /// process adopted as subreaper first, since their zombies still count.
-bool group_gone(run& r) {
+bool group_gone(live_run& r) {
   while (waitpid(-r.pid, nullptr, WNOHANG) > 0) {
   }
   // Adopted processes that left the group: reaped by pid (a pid that is
@@ -594,7 +194,7 @@ private:
                           static_cast<int>(events.size()), timeout);
       for (int i = 0; i < n; ++i)
         on_event(events[i].data.u64);
-      poll();
+      update_polled();
     }
   }
 
@@ -656,7 +256,7 @@ private:
     };
     if (spec.argv.empty())
       return fail("cannot execute an empty command");
-    run r;
+    live_run r;
     r.listener = req.listener;
     r.cgroup = cgroups_.create(req.id);
     unique_fd status;
@@ -729,7 +329,7 @@ private:
   /// for fairness among runs, or, when the run is over, all that is left.
   /// At the end of the output, sends its unterminated last line and closes
   /// the pipe.
-  void read_output(run& r, fd_kind kind, bool run_over) {
+  void read_output(live_run& r, fd_kind kind, bool run_over) {
     auto& pipe = kind == fd_kind::out ? r.out : r.err;
     auto emit = [&](std::string line) {
       if (kind == fd_kind::out)
@@ -773,7 +373,8 @@ private:
     return false;
   }
 
-  void poll() {
+  /// Moves on every run that needs polling (see update).
+  void update_polled() {
     for (auto id : std::exchange(polled_, {}))
       if (update(id))
         polled_.push_back(id);
@@ -791,7 +392,7 @@ private:
   bool stopping_ = false;         // guarded by mutex_
 
   // The thread's own.
-  std::unordered_map<run_id, run> runs_;
+  std::unordered_map<run_id, live_run> runs_;
   std::vector<run_id> polled_;
   bool shutting_down_ = false;
   std::array<char, 65536> buffer_;

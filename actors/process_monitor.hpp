@@ -9,45 +9,9 @@
 #include <string>
 #include <vector>
 
-#include <caf/atom.hpp>
-#include <caf/meta/type_name.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
+#include "messages/process_events.hpp"
 
 namespace cluster_actions {
-
-using proc_spawned_atom = caf::atom_constant<caf::atom("pm_spawned")>;
-using proc_failed_atom = caf::atom_constant<caf::atom("pm_failed")>;
-using proc_stdout_atom = caf::atom_constant<caf::atom("pm_stdout")>;
-using proc_stderr_atom = caf::atom_constant<caf::atom("pm_stderr")>;
-using proc_exited_atom = caf::atom_constant<caf::atom("pm_exited")>;
-
-/// How a process ended: its exit code, or the signal that killed it.
-struct process_exit {
-  int code = 0;   ///< the exit code, when `signal` is 0
-  int signal = 0; ///< the signal that killed the process, or 0
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, process_exit& x) {
-  return f(caf::meta::type_name("cluster_actions::process_exit"), x.code,
-           x.signal);
-}
-
-/// Receives the events of one process, in this order: `proc_spawned_atom`
-/// or `proc_failed_atom`; then, once spawned, its output lines and finally
-/// `proc_exited_atom`.
-using process_listener = caf::typed_actor<
-  /// The process runs; its pid is also the id of its process group.
-  caf::reacts_to<proc_spawned_atom, pid_t>,
-  /// The process could not be started (no further events).
-  caf::reacts_to<proc_failed_atom, std::string /* message */>,
-  /// One line of output, without its '\n'; lines longer than 4 KiB are cut.
-  caf::reacts_to<proc_stdout_atom, std::string>,
-  caf::reacts_to<proc_stderr_atom, std::string>,
-  /// The process has been reaped and every other member of its process
-  /// group is gone too (no further events).
-  caf::reacts_to<proc_exited_atom, process_exit>>;
 
 /// What to start.
 struct process_spec {

@@ -14,6 +14,7 @@
 #include <set>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -24,6 +25,8 @@
 
 #include "app/tls.hpp"
 #include "http/password_hash.hpp"
+#include "http/strict_json.hpp"
+#include "messages/action_name.hpp"
 
 namespace cluster_actions::app {
 namespace {
@@ -34,11 +37,6 @@ using json = nlohmann::ordered_json;
 /// Longest timeout_s / cancel_grace_s accepted: a year is already absurd,
 /// and a bound keeps the conversion to CAF's nanosecond timespans safe.
 constexpr std::int64_t max_duration_s = 365 * 24 * 3600;
-
-/// The names parse_role accepts, in the order the RS docs list them.
-constexpr std::string_view role_names =
-  "admin, cluster_member, cluster_viewer, db_member, db_viewer, "
-  "user_manager, none";
 
 std::string in_quotes(std::string_view text) {
   return json(std::string{text}).dump();
@@ -86,90 +84,31 @@ std::string upper_case(std::string text) {
   return text;
 }
 
-/// nlohmann's message for invalid JSON, from "parse error at line ..."
-/// on, without what the lexer last read: that may be part of a password.
-std::string describe_parse_error(std::string_view text) {
-  // Drop the "[json.exception.parse_error.101] " prefix; keep the position.
-  if (auto end = text.find("] "); end != std::string_view::npos)
-    text.remove_prefix(end + 2);
-  if (auto read = text.find("; last read:"); read != std::string_view::npos)
-    text.remove_suffix(text.size() - read);
-  return std::string{text};
+/// The key path of a value check_json found a problem at.
+std::string path_text(const std::vector<http::json_path_step>& path) {
+  std::string text;
+  for (const auto& step : path)
+    text = std::holds_alternative<std::size_t>(step)
+             ? element_path(text, std::get<std::size_t>(step))
+             : member_path(text, std::get<std::string>(step));
+  return text;
 }
 
-/// Rejects invalid JSON with its position, and keys repeated within one
-/// object: nlohmann::json keeps only the last of them, so a copy-pasted
+/// Fails on invalid JSON, naming its position, and on a key repeated within
+/// one object: nlohmann::json keeps only the last of them, so a copy-pasted
 /// action or a second "timeout_s" would otherwise vanish silently.
-class syntax_check final : public json::json_sax_t {
-public:
-  explicit syntax_check(const std::string& origin) : origin_(origin) {}
-
-  bool null() override { return element(); }
-  bool boolean(bool) override { return element(); }
-  bool number_integer(number_integer_t) override { return element(); }
-  bool number_unsigned(number_unsigned_t) override { return element(); }
-  bool number_float(number_float_t, const string_t&) override {
-    return element();
-  }
-  bool string(string_t&) override { return element(); }
-  bool binary(binary_t&) override { return element(); }
-
-  bool start_object(std::size_t) override { return open(false); }
-  bool start_array(std::size_t) override { return open(true); }
-  bool end_object() override { return close(); }
-  bool end_array() override { return close(); }
-
-  bool key(string_t& name) override {
-    auto& object = frames_.back();
-    if (!object.keys.insert(name).second)
-      fail_at(origin_, member_path(object.path, name), "duplicate key");
-    object.key = name;
-    return true;
-  }
-
-  bool parse_error(std::size_t, const std::string&,
-                   const json::exception& error) override {
-    fail_at(origin_, "", "invalid JSON: " + describe_parse_error(error.what()));
-  }
-
-private:
-  /// An object or array being read, and where the next value goes in it.
-  struct frame {
-    bool array;
-    std::string path;
-    std::set<std::string> keys = {};
-    std::string key = {};
-    std::size_t index = 0;
-  };
-
-  std::string next_path() const {
-    if (frames_.empty())
-      return "";
-    const auto& top = frames_.back();
-    return top.array ? element_path(top.path, top.index)
-                     : member_path(top.path, top.key);
-  }
-
-  bool open(bool array) {
-    frames_.push_back(frame{array, next_path()});
-    return true;
-  }
-
-  bool close() {
-    frames_.pop_back();
-    return element();
-  }
-
-  /// A complete value was read: the next one in an array gets the next index.
-  bool element() {
-    if (!frames_.empty() && frames_.back().array)
-      ++frames_.back().index;
-    return true;
-  }
-
-  const std::string& origin_;
-  std::vector<frame> frames_;
-};
+void check_syntax(const std::string& json_text, const std::string& origin) {
+  auto problem = http::check_json(json_text);
+  if (!problem)
+    return;
+  if (problem->kind == http::json_problem::duplicate_key)
+    fail_at(origin, path_text(problem->path), "duplicate key");
+  // Without what the lexer last read: that may be part of a password.
+  std::string_view detail = problem->detail;
+  if (auto read = detail.find("; last read:"); read != std::string_view::npos)
+    detail.remove_suffix(detail.size() - read);
+  fail_at(origin, "", "invalid JSON: " + std::string{detail});
+}
 
 /// A value of the document with its key path: every accessor checks the
 /// value's type or range and, if it does not fit, fails naming the path.
@@ -372,7 +311,7 @@ http::user read_user(const node& entry) {
   auto parsed = http::parse_role(name);
   if (!parsed)
     role.fail("unknown role " + in_quotes(name) + " (one of "
-              + std::string{role_names} + ")");
+              + http::role_name_list() + ")");
   result.role = *parsed;
   return result;
 }
@@ -438,8 +377,10 @@ param_schema read_params(const node& params) {
 }
 
 command_action read_action(const std::string& name, const node& entry) {
-  if (!is_valid_name(name, 128, true))
-    entry.fail("invalid action name (1 to 128 letters, digits, _ or -)");
+  if (!is_valid_action_name(name))
+    entry.fail("invalid action name (1 to "
+               + std::to_string(max_action_name_length)
+               + " letters, digits, _ or -)");
   entry.expect_object({"command", "params", "timeout_s", "cancel_grace_s"});
   command_action result;
   result.name = name;
@@ -497,8 +438,7 @@ std::string plain_http_problem(const server_config& config) {
 
 server_config parse_config(const std::string& json_text,
                            const std::string& origin) {
-  syntax_check check{origin};
-  json::sax_parse(json_text, &check);
+  check_syntax(json_text, origin);
   const auto document = json::parse(json_text);
   const node root{document, "", origin};
   if (!document.is_object())

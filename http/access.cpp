@@ -7,6 +7,7 @@ namespace cluster_actions::http {
 
 namespace {
 
+// The role names, in the order the RS docs list them.
 constexpr std::array<std::pair<std::string_view, role>, 7> role_names{{
   {"admin", role::admin},
   {"cluster_member", role::cluster_member},
@@ -24,6 +25,25 @@ std::optional<role> parse_role(std::string_view name) {
     if (text == name)
       return value;
   return std::nullopt;
+}
+
+std::string role_name_list() {
+  std::string list;
+  for (const auto& [text, value] : role_names)
+    list += (list.empty() ? "" : ", ") + std::string{text};
+  return list;
+}
+
+std::string_view permission_name(permission what) noexcept {
+  switch (what) {
+    case permission::view_status_of_cluster_action:
+      return "view_status_of_cluster_action";
+    case permission::start_cluster_action:
+      return "start_cluster_action";
+    case permission::cancel_cluster_action:
+      return "cancel_cluster_action";
+  }
+  return "?";
 }
 
 bool has_permission(role who, permission what) noexcept {

@@ -29,6 +29,13 @@ enum class permission {
 /// The role named `name` ("admin", "db_viewer", ...), or nothing.
 std::optional<role> parse_role(std::string_view name);
 
+/// Every role name parse_role accepts, in the order the RS docs list them:
+/// "admin, cluster_member, ..., none".
+std::string role_name_list();
+
+/// The name RS gives `what` ("start_cluster_action").
+std::string_view permission_name(permission what) noexcept;
+
 /// The RS permission table for cluster actions.
 bool has_permission(role who, permission what) noexcept;
 

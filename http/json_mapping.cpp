@@ -4,10 +4,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <limits>
-#include <set>
+#include <variant>
 
 #include <nlohmann/json.hpp>
+
+#include "http/strict_json.hpp"
 
 namespace cluster_actions::http {
 
@@ -180,90 +181,24 @@ param_value to_param(const nlohmann::json& value) {
   }
 }
 
-/// nlohmann's message without its "[json.exception.parse_error.101] " tag.
-std::string_view without_tag(std::string_view message) {
-  auto end_of_tag = message.find("] ");
-  return end_of_tag == std::string_view::npos ? message
-                                              : message.substr(end_of_tag + 2);
+/// What a client is told about a body check_json refused.
+std::string describe(const json_problem& refused) {
+  switch (refused.kind) {
+    case json_problem::syntax:
+      return "the body is not valid JSON: " + refused.detail;
+    case json_problem::duplicate_key: {
+      std::string text = "the body has the key ";
+      append_string(text, std::get<std::string>(refused.path.back()));
+      return text + " twice in one object";
+    }
+    case json_problem::too_deep:
+      return "the body nests deeper than " + std::to_string(max_json_depth)
+             + " levels";
+    case json_problem::integer_out_of_range:
+      return "the body has an integer outside the 64-bit signed range";
+  }
+  return "the body is not valid JSON";
 }
-
-/// A SAX pass that refuses what a parameter body must not contain: a key
-/// twice in one object, nesting deeper than max_json_depth, integers outside
-/// the signed 64-bit range, and anything nlohmann reports as an error
-/// (syntax, invalid UTF-8, a number overflowing a double).
-class strict_check final : public nlohmann::json::json_sax_t {
-public:
-  explicit strict_check(std::string& problem) : problem_(problem) {}
-
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t value) override {
-    if (value > static_cast<number_unsigned_t>(
-          std::numeric_limits<std::int64_t>::max()))
-      return out_of_range();
-    return true;
-  }
-  bool number_float(number_float_t, const string_t& text) override {
-    // nlohmann reads an integer literal too large for 64 bits as a double.
-    if (text.find_first_of(".eE") == string_t::npos)
-      return out_of_range();
-    return true;
-  }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-
-  bool start_object(std::size_t) override {
-    if (!deeper())
-      return false;
-    keys_.emplace_back();
-    return true;
-  }
-  bool end_object() override {
-    keys_.pop_back();
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override { return deeper(); }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
-  bool key(string_t& name) override {
-    if (!keys_.back().insert(name).second) {
-      problem_ = "the body has the key ";
-      append_string(problem_, name);
-      problem_ += " twice in one object";
-      return false;
-    }
-    return true;
-  }
-
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::json::exception& error) override {
-    problem_ = "the body is not valid JSON: ";
-    problem_ += without_tag(error.what());
-    return false;
-  }
-
-private:
-  bool deeper() {
-    if (++depth_ > max_json_depth) {
-      problem_ = "the body nests deeper than "
-                 + std::to_string(max_json_depth) + " levels";
-      return false;
-    }
-    return true;
-  }
-  bool out_of_range() {
-    problem_ = "the body has an integer outside the 64-bit signed range";
-    return false;
-  }
-
-  std::string& problem_;
-  std::size_t depth_ = 0;
-  std::vector<std::set<std::string>> keys_;
-};
 
 } // namespace
 
@@ -310,9 +245,10 @@ std::optional<action_params> parse_params(const std::string& body,
   // (duplicate keys, depth, integers out of range) or throw for other than
   // a parse_error (a number overflowing a double); only then is the DOM
   // built.
-  strict_check check{problem};
-  if (!nlohmann::json::sax_parse(body, &check))
+  if (auto refused = check_json(body, {max_json_depth, true})) {
+    problem = describe(*refused);
     return std::nullopt;
+  }
   auto document = nlohmann::json::parse(body, nullptr, false);
   if (document.is_discarded()) { // cannot happen after the check; be safe
     problem = "the body is not valid JSON";

@@ -4,12 +4,11 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>
-#include <mutex>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,9 +21,12 @@
 
 #include "http/api_path.hpp"
 #include "http/basic_auth.hpp"
+#include "http/caller_pool.hpp"
 #include "http/calling_thread.hpp"
 #include "http/connection_state.hpp"
 #include "http/json_mapping.hpp"
+#include "http/list_cache.hpp"
+#include "http/pending_bound.hpp"
 
 namespace cluster_actions::http {
 
@@ -120,25 +122,39 @@ bool refuse_method(const Request& req, Response& res, const api_path& path) {
 
 /// Answers a request to a path of the API that no route serves, from its
 /// path and method alone: 405 for a method the path does not serve, and
-/// for a name that is no action name 400 on POST, 404 otherwise. False
-/// when a route serves the request, or the path is outside the API (a
-/// host's server may serve it).
+/// for a name that is no action name 400 on POST, 404 otherwise. Its body,
+/// if any, stays unread: as after every refused request, the connection is
+/// not reused. False when a route serves the request, or the path is
+/// outside the API (a host's server may serve it).
 bool answer_unrouted(const Request& req, Response& res) {
   auto path = parse_api_path(req.path);
   if (path.kind == api_path::outside)
     return false;
-  if (refuse_method(req, res, path))
-    return true;
-  if (path.kind != api_path::invalid_action)
-    return false;
-  if (req.method == "POST")
-    send_error(res, 400, "invalid_action_name",
-               "an action name is 1 to "
-                 + std::to_string(max_action_name_length)
-                 + " letters, digits, '_' or '-'");
-  else
-    send_error(res, 404, "not_found", "there is no action of that name");
+  if (!refuse_method(req, res, path)) {
+    if (path.kind != api_path::invalid_action)
+      return false;
+    if (req.method == "POST")
+      send_error(res, 400, "invalid_action_name",
+                 "an action name is 1 to "
+                   + std::to_string(max_action_name_length)
+                   + " letters, digits, '_' or '-'");
+    else
+      send_error(res, 404, "not_found", "there is no action of that name");
+  }
+  close_after(req, res);
   return true;
+}
+
+/// The action a request to an action route names; nothing, the request
+/// answered, when its last segment is no action name. configure_server's
+/// pre-routing handler answers those before routing; a host's server
+/// without it gets the same answers here.
+std::optional<std::string> routed_action(const Request& req, Response& res) {
+  auto path = parse_api_path(req.path);
+  if (path.kind == api_path::action)
+    return std::move(path.name);
+  answer_unrouted(req, res);
+  return std::nullopt;
 }
 
 /// Writes the body of a response httplib produced itself (an oversized or
@@ -194,18 +210,6 @@ void describe_library_error(const Request& req, Response& res,
   }
 }
 
-const char* permission_name(permission what) {
-  switch (what) {
-    case permission::view_status_of_cluster_action:
-      return "view_status_of_cluster_action";
-    case permission::start_cluster_action:
-      return "start_cluster_action";
-    case permission::cancel_cluster_action:
-      return "cancel_cluster_action";
-  }
-  return "?";
-}
-
 std::string default_description(action_error code, const std::string& action) {
   switch (code) {
     case action_error::unknown_action:
@@ -243,38 +247,41 @@ class api {
 public:
   api(caf::actor_system& system, supervisor_actor supervisor,
       std::vector<user> users, const rest_settings& settings)
-    : system_(system),
-      unit_(system),
-      supervisor_(std::move(supervisor)),
+    : supervisor_(std::move(supervisor)),
       users_(std::move(users)),
       throttle_(settings.throttle),
       reply_timeout_(settings.reply_timeout),
       max_body_bytes_(settings.max_body_bytes),
-      max_pending_(std::max<std::size_t>(settings.max_pending_requests, 1)),
+      pending_(settings.max_pending_requests),
+      callers_(system),
       challenge_("Basic realm=\"" + settings.realm + "\"") {
     // nop
   }
 
-  void list(const Request& req, Response& res) const {
+  void list(const Request& req, Response& res) {
     if (!authorize(req, res, permission::view_status_of_cluster_action))
       return;
     ask(
       res, {}, 404,
       [&](std::vector<action_status>& statuses) {
-        send_json(res, 200, list_json(statuses));
+        send_json(res, 200, list_cache_.json_of(statuses));
       },
       list_atom::value);
   }
 
-  void get(const Request& req, Response& res) const {
-    if (!authorize(req, res, permission::view_status_of_cluster_action))
+  void get(const Request& req, Response& res) {
+    auto name = routed_action(req, res);
+    if (!name
+        || !authorize(req, res, permission::view_status_of_cluster_action))
       return;
-    auto name = req.matches[1].str();
-    ask(res, name, 404, send_action(res), get_atom::value, name);
+    ask(res, *name, 404, send_action(res), get_atom::value, *name);
   }
 
   void start(const Request& req, Response& res,
-             const httplib::ContentReader& read_body) const {
+             const httplib::ContentReader& read_body) {
+    auto name = routed_action(req, res);
+    if (!name)
+      return;
     // httplib would read a POST body without Content-Length or
     // Transfer-Encoding until the read timeout and then answer 400; such a
     // request has no body (RFC 9112, 6.3), so only an announced one is read.
@@ -326,38 +333,22 @@ public:
       send_error(res, 400, "invalid_body", problem);
       return;
     }
-    auto name = req.matches[1].str();
     // An unknown type is "bad action provided" for POST, per the spec.
-    ask(res, name, 400, send_action(res), start_atom::value, name,
+    ask(res, *name, 400, send_action(res), start_atom::value, *name,
         std::move(*params));
   }
 
-  void cancel(const Request& req, Response& res) const {
-    if (!authorize(req, res, permission::cancel_cluster_action))
+  void cancel(const Request& req, Response& res) {
+    auto name = routed_action(req, res);
+    if (!name || !authorize(req, res, permission::cancel_cluster_action))
       return;
-    auto name = req.matches[1].str();
-    ask(res, name, 404, send_action(res), cancel_atom::value, name);
+    ask(res, *name, 404, send_action(res), cancel_atom::value, *name);
   }
 
 private:
-  /// The list as JSON, rendered again only when it differs from the last
-  /// one rendered: between changes, which are rare next to reads, a poll of
-  /// the list costs a comparison instead of a rendering. One copy for all
-  /// handler threads, so that a long list is held twice at most.
-  std::shared_ptr<const std::string>
-  list_json(std::vector<action_status>& statuses) const {
-    std::lock_guard<std::mutex> guard{last_list_mutex_};
-    if (!last_list_json_ || last_list_ != statuses) {
-      last_list_json_
-        = std::make_shared<const std::string>(action_list_json(statuses));
-      last_list_ = std::move(statuses);
-    }
-    return last_list_json_;
-  }
-
   /// Answers 401 or 403 itself and returns false when the caller may not
   /// go on. Runs before any body is parsed.
-  bool authorize(const Request& req, Response& res, permission needed) const {
+  bool authorize(const Request& req, Response& res, permission needed) {
     // An address with too many failed logins is refused before any
     // password check, so that it cannot go on guessing.
     if (auto wait = throttle_.refused(req.remote_addr)) {
@@ -385,8 +376,8 @@ private:
     }
     if (!has_permission(who->role, needed)) {
       send_error(res, 403, "forbidden",
-                 std::string{"this user's role lacks the "}
-                   + permission_name(needed) + " permission");
+                 "this user's role lacks the "
+                   + std::string{permission_name(needed)} + " permission");
       return false;
     }
     return true;
@@ -396,23 +387,15 @@ private:
   /// `unknown_status` is the HTTP status of `unknown_action` here.
   template <class OnValue, class... Ts>
   void ask(Response& res, const std::string& action, int unknown_status,
-           OnValue on_value, Ts&&... xs) const {
-    // Bounded: a request past the bound is refused at once rather than
-    // queued behind the others in the supervisor's mailbox.
-    if (pending_.fetch_add(1) >= max_pending_) {
-      pending_.fetch_sub(1);
+           OnValue on_value, Ts&&... xs) {
+    auto waiting = pending_.enter();
+    if (!waiting) {
       send_unavailable(res, "overloaded",
                        "too many requests are waiting for the action "
                        "supervisor; retry shortly");
       return;
     }
-    struct release {
-      std::atomic<std::size_t>& count;
-      ~release() {
-        count.fetch_sub(1);
-      }
-    } pending_guard{pending_};
-    auto caller = checkout();
+    auto caller = callers_.checkout();
     auto& self = *caller;
     // No CAF request timeout: it would go through CAF's clock thread (a
     // lock and a wake-up of that thread per request, and a timeout message
@@ -420,7 +403,7 @@ private:
     // When the supervisor is idle, this thread runs its turn right after
     // the send (see calling_thread_unit): no scheduler thread is woken, and
     // the reply is already in the mailbox when the receive starts.
-    calling_thread_unit::donate turn{unit_};
+    calling_thread_unit::donate turn{callers_.unit()};
     auto handle = self->request(supervisor_, caf::infinite,
                                 std::forward<Ts>(xs)...);
     if (!turn.run())
@@ -440,7 +423,7 @@ private:
     // A caller whose request went unanswered may still get the late reply:
     // it is not reused.
     if (answered)
-      checkin(std::move(caller));
+      callers_.checkin(std::move(caller));
   }
 
   /// When another thread is running the supervisor's turn, the reply is
@@ -456,32 +439,8 @@ private:
       sched_yield();
   }
 
-  /// A scoped actor to send one request from this thread and await the
-  /// reply. They are reused: creating one per request cost a wake-up of
-  /// CAF's clock thread each (its cleanup cancels its timeouts there). A
-  /// reused one never has stale messages: its requests carry no CAF
-  /// timeout, and one that gave up on a reply is dropped.
-  std::unique_ptr<caf::scoped_actor> checkout() const {
-    {
-      std::lock_guard<std::mutex> guard{callers_mutex_};
-      if (!callers_.empty()) {
-        auto caller = std::move(callers_.back());
-        callers_.pop_back();
-        return caller;
-      }
-    }
-    auto caller = std::make_unique<caf::scoped_actor>(system_);
-    (*caller)->context(&unit_);
-    return caller;
-  }
-
-  void checkin(std::unique_ptr<caf::scoped_actor> caller) const {
-    std::lock_guard<std::mutex> guard{callers_mutex_};
-    callers_.push_back(std::move(caller));
-  }
-
-  void send_failure(Response& res, const caf::error& err,
-                    const std::string& action, int unknown_status) const {
+  static void send_failure(Response& res, const caf::error& err,
+                           const std::string& action, int unknown_status) {
     static const auto action_category
       = caf::make_error(action_error::conflict).category();
     if (err.category() != action_category) {
@@ -514,24 +473,15 @@ private:
     }
   }
 
-  caf::actor_system& system_;
-  // Mutable: running an actor's turn on it is not a change of the api.
-  mutable calling_thread_unit unit_;
   supervisor_actor supervisor_;
   user_directory users_;
-  mutable login_throttle throttle_;
+  login_throttle throttle_;
   std::chrono::milliseconds reply_timeout_;
   std::size_t max_body_bytes_;
-  std::size_t max_pending_;
-  mutable std::atomic<std::size_t> pending_{0};
+  pending_bound pending_;
+  caller_pool callers_;
+  list_cache list_cache_;
   std::string challenge_;
-  // Idle callers (see checkout); at most one per concurrent request.
-  mutable std::mutex callers_mutex_;
-  mutable std::vector<std::unique_ptr<caf::scoped_actor>> callers_;
-  /// Guards the last list rendered and its JSON.
-  mutable std::mutex last_list_mutex_;
-  mutable std::vector<action_status> last_list_;
-  mutable std::shared_ptr<const std::string> last_list_json_;
 };
 
 } // namespace
@@ -559,12 +509,9 @@ void configure_server(httplib::Server& server, const rest_settings& settings) {
   // request no route serves, httplib would read a POST body that has no
   // Content-Length until the connection closes.
   server.set_pre_routing_handler([](const Request& req, Response& res) {
-    if (!answer_unrouted(req, res))
-      return httplib::Server::HandlerResponse::Unhandled;
-    // Its body, if any, stays unread: as after every refused request, the
-    // connection is not reused.
-    close_after(req, res);
-    return httplib::Server::HandlerResponse::Handled;
+    return answer_unrouted(req, res)
+             ? httplib::Server::HandlerResponse::Handled
+             : httplib::Server::HandlerResponse::Unhandled;
   });
   server.set_error_handler(httplib::Server::HandlerWithResponse{
     [settings](const Request& req, Response& res) {
@@ -600,25 +547,26 @@ int bind_server(httplib::Server& server, const std::string& host, int port,
 void mount_routes(httplib::Server& server, caf::actor_system& system,
                   supervisor_actor supervisor, std::vector<user> users,
                   const rest_settings& settings) {
-  auto routes = std::make_shared<const api>(system, std::move(supervisor),
-                                            std::move(users), settings);
-  auto bind = [&routes](void (api::*member)(const Request&, Response&) const) {
-    return [routes, member](const Request& req, Response& res) {
-      (routes.get()->*member)(req, res);
+  auto handlers = std::make_shared<api>(system, std::move(supervisor),
+                                        std::move(users), settings);
+  auto route_to = [&handlers](void (api::*member)(const Request&, Response&)) {
+    return [handlers, member](const Request& req, Response& res) {
+      (handlers.get()->*member)(req, res);
     };
   };
-  const std::string list{list_path};
-  // Valid names only (a bounded pattern: std::regex recurses per character
-  // of an unbounded one); the pre-routing handler answers for the rest.
-  const std::string one = list + "/([A-Za-z0-9_-]{1,"
-                          + std::to_string(max_action_name_length) + "})";
-  server.Get(list, bind(&api::list));
-  server.Get(one, bind(&api::get));
-  server.Post(one, [routes](const Request& req, Response& res,
-                            const httplib::ContentReader& read_body) {
-    routes->start(req, res, read_body);
+  const std::string list_route{list_path};
+  // One path segment, no longer than an action name may be (std::regex
+  // recurses per character of an unbounded pattern); whether it names an
+  // action is for routed_action to say.
+  const std::string action_route
+    = list_route + "/[^/]{1," + std::to_string(max_action_name_length) + "}";
+  server.Get(list_route, route_to(&api::list));
+  server.Get(action_route, route_to(&api::get));
+  server.Post(action_route, [handlers](const Request& req, Response& res,
+                                       const httplib::ContentReader& read_body) {
+    handlers->start(req, res, read_body);
   });
-  server.Delete(one, bind(&api::cancel));
+  server.Delete(action_route, route_to(&api::cancel));
 }
 
 } // namespace cluster_actions::http

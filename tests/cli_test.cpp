@@ -28,10 +28,7 @@ using cluster_actions::http::password_hash;
 
 namespace {
 
-/// A fresh temporary directory, removed afterwards.
-struct temp_dir : cluster_actions::testing::temp_dir {
-  temp_dir() : cluster_actions::testing::temp_dir("cli-test-") {}
-};
+using cluster_actions::testing::temp_dir;
 
 const std::string binary = CLUSTER_ACTIONS_SERVER;
 

@@ -20,11 +20,13 @@
 #include "app/config.hpp"
 #include "app/tls.hpp"
 #include "http/password_hash.hpp"
+#include "test_support.hpp"
 
 using namespace cluster_actions;
 using namespace cluster_actions::app;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using cluster_actions::testing::temp_dir;
 
 namespace {
 
@@ -455,9 +457,8 @@ TEST_CASE("parameters are declared with a type and an optional required") {
 }
 
 TEST_CASE("load_config_file names the file in its errors") {
-  auto dir = fs::temp_directory_path()
-             / ("config_test." + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const temp_dir scratch;
+  const fs::path dir{scratch.path()};
   const auto path = (dir / "cfg.json").string();
   std::ofstream{path} << with("/max_running_actions", 2).dump(2);
   CHECK(load_config_file(path).max_running_actions == 2);
@@ -470,13 +471,11 @@ TEST_CASE("load_config_file names the file in its errors") {
                       + ": cannot read: No such file or directory");
   CHECK_THROWS_WITH(load_config_file(dir.string()),
                     dir.string() + ": cannot read: Is a directory");
-  fs::remove_all(dir);
 }
 
 TEST_CASE("load_config_file checks the certificate and key tls names") {
-  auto dir = fs::temp_directory_path()
-             / ("config_test_tls." + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const temp_dir scratch;
+  const fs::path dir{scratch.path()};
   const auto path = (dir / "cfg.json").string();
   const tls_files mine{(dir / "cert.pem").string(), (dir / "key.pem").string()};
   const tls_files other{(dir / "cert2.pem").string(),
@@ -513,7 +512,6 @@ TEST_CASE("load_config_file checks the certificate and key tls names") {
                     path + ": tls.key_file: \"" + other.key_file
                       + "\" is not the private key of the certificate in \""
                       + mine.cert_file + "\"");
-  fs::remove_all(dir);
 }
 
 // ---------------------------------------------------------------------------
@@ -563,17 +561,6 @@ command_action default_action(const std::string& name) {
   return *found;
 }
 
-/// A fresh directory, removed with everything in it.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string name = (fs::temp_directory_path() / "config_test.XXXXXX");
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path = name;
-  }
-  ~temp_dir() { fs::remove_all(path); }
-};
-
 std::string read_file(const fs::path& path) {
   std::ifstream in{path};
   std::ostringstream text;
@@ -593,8 +580,8 @@ struct run_result {
 run_result run(const command_action& action, const fs::path& dir,
                std::vector<std::string> env = {}) {
   temp_dir out;
-  const auto out_path = out.path / "stdout";
-  const auto err_path = out.path / "stderr";
+  const auto out_path = out.file("stdout");
+  const auto err_path = out.file("stderr");
   env.push_back("CLUSTER_ACTION_NAME=" + action.name);
   env.push_back("CLUSTER_ACTION_UID=0123abcd-4567-89ef-0123-456789abcdef");
   std::vector<char*> argv, envp;
@@ -673,7 +660,7 @@ TEST_CASE("the default configuration") {
 
 TEST_CASE("collect_debuginfo bundles the node's state with progress") {
   temp_dir dir;
-  auto result = run(default_action("collect_debuginfo"), dir.path);
+  auto result = run(default_action("collect_debuginfo"), dir.path());
   REQUIRE(result.exit_status == 0);
   check_progress(result);
 
@@ -681,12 +668,12 @@ TEST_CASE("collect_debuginfo bundles the node's state with progress") {
   const std::string prefix = "bundle: ";
   REQUIRE(result.stdout_lines.back().rfind(prefix, 0) == 0);
   const fs::path bundle = result.stdout_lines.back().substr(prefix.size());
-  CHECK(fs::equivalent(bundle.parent_path(), dir.path / "debuginfo"));
+  CHECK(fs::equivalent(bundle.parent_path(), fs::path{dir.path()} / "debuginfo"));
   CHECK(std::regex_match(
     bundle.filename().string(),
     std::regex{R"(debuginfo-\d{8}T\d{6}Z-0123abcd\.tar\.gz)"}));
   CHECK(fs::file_size(bundle) > 0);
-  CHECK(bundles_in(dir.path)
+  CHECK(bundles_in(dir.path())
         == std::vector<std::string>{bundle.filename().string()});
 
   std::string listing;
@@ -705,38 +692,38 @@ TEST_CASE("collect_debuginfo bundles the node's state with progress") {
 TEST_CASE("prune_debuginfo keeps the newest bundles") {
   const auto prune = default_action("prune_debuginfo");
   temp_dir dir;
-  fs::create_directories(dir.path / "debuginfo");
+  fs::create_directories(fs::path{dir.path()} / "debuginfo");
   const std::vector<std::string> times = {
     "20240301T000000Z", "20231231T235959Z", "20250101T000000Z",
     "20240101T120000Z", "20240201T000000Z"};
   for (const auto& time : times)
-    std::ofstream{dir.path / "debuginfo" / ("debuginfo-" + time + "-a1.tar.gz")}
+    std::ofstream{fs::path{dir.path()} / "debuginfo" / ("debuginfo-" + time + "-a1.tar.gz")}
       << "x";
-  std::ofstream{dir.path / "debuginfo" / "notes.txt"} << "not a bundle";
+  std::ofstream{fs::path{dir.path()} / "debuginfo" / "notes.txt"} << "not a bundle";
 
-  auto result = run(prune, dir.path, {"ACTION_PARAM_KEEP=5"});
+  auto result = run(prune, dir.path(), {"ACTION_PARAM_KEEP=5"});
   REQUIRE(result.exit_status == 0);
   check_progress(result);
-  CHECK(bundles_in(dir.path).size() == 6);
+  CHECK(bundles_in(dir.path()).size() == 6);
 
   // Without `keep`, three are kept.
-  result = run(prune, dir.path);
+  result = run(prune, dir.path());
   REQUIRE(result.exit_status == 0);
   check_progress(result);
-  CHECK(bundles_in(dir.path)
+  CHECK(bundles_in(dir.path())
         == std::vector<std::string>{"debuginfo-20240201T000000Z-a1.tar.gz",
                                     "debuginfo-20240301T000000Z-a1.tar.gz",
                                     "debuginfo-20250101T000000Z-a1.tar.gz",
                                     "notes.txt"});
 
-  result = run(prune, dir.path, {"ACTION_PARAM_KEEP=1"});
+  result = run(prune, dir.path(), {"ACTION_PARAM_KEEP=1"});
   REQUIRE(result.exit_status == 0);
   check_progress(result);
-  CHECK(bundles_in(dir.path)
+  CHECK(bundles_in(dir.path())
         == std::vector<std::string>{"debuginfo-20250101T000000Z-a1.tar.gz",
                                     "notes.txt"});
 
-  result = run(prune, dir.path, {"ACTION_PARAM_KEEP=-1"});
+  result = run(prune, dir.path(), {"ACTION_PARAM_KEEP=-1"});
   CHECK(result.exit_status == 2);
   CHECK(result.stderr_text.find("keep must be a non-negative integer")
         != std::string::npos);
@@ -745,17 +732,17 @@ TEST_CASE("prune_debuginfo keeps the newest bundles") {
 TEST_CASE("check_disk fails when the data_dir filesystem is short of space") {
   const auto check = default_action("check_disk");
   temp_dir dir;
-  auto result = run(check, dir.path, {"ACTION_PARAM_MIN_FREE_PERCENT=0"});
+  auto result = run(check, dir.path(), {"ACTION_PARAM_MIN_FREE_PERCENT=0"});
   REQUIRE(result.exit_status == 0);
   check_progress(result);
 
   // Some of any real filesystem is in use.
-  result = run(check, dir.path, {"ACTION_PARAM_MIN_FREE_PERCENT=100"});
+  result = run(check, dir.path(), {"ACTION_PARAM_MIN_FREE_PERCENT=100"});
   CHECK(result.exit_status == 1);
   CHECK(result.stderr_text.find("below min_free_percent 100")
         != std::string::npos);
 
-  result = run(check, dir.path, {"ACTION_PARAM_MIN_FREE_PERCENT=101"});
+  result = run(check, dir.path(), {"ACTION_PARAM_MIN_FREE_PERCENT=101"});
   CHECK(result.exit_status == 2);
   CHECK(result.stderr_text.find("min_free_percent must be an integer from 0 "
                                 "to 100")

@@ -12,7 +12,10 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,15 +38,13 @@ using nlohmann::json;
 
 namespace {
 
-/// A fresh temporary directory, removed afterwards.
-struct temp_dir : cluster_actions::testing::temp_dir {
-  temp_dir() : cluster_actions::testing::temp_dir("http-test-") {}
-};
-
 namespace app = cluster_actions::app;
 namespace http = cluster_actions::http;
 using cluster_actions::param_decl;
 using cluster_actions::param_type;
+using cluster_actions::testing::status_is;
+using cluster_actions::testing::temp_dir;
+using cluster_actions::testing::wait_for_status;
 
 constexpr const char* password = "s3cret:with colon";
 const std::string list_path = "/v1/cluster/actions";
@@ -77,10 +78,38 @@ std::string quoted(const std::string& path) {
   return "'" + path + "'";
 }
 
-/// Waits in the script until the test creates `path`.
-std::string wait_for_file(const std::string& path) {
-  return "while [ ! -e " + quoted(path) + " ]; do sleep 0.01; done";
+/// Waits in the script until the test opens the gate at `path`.
+std::string wait_at_gate(const std::string& path) {
+  return ": < " + quoted(path);
 }
+
+/// A point a command's script waits at (wait_at_gate) until the test opens
+/// it: a FIFO, which the script opens for reading, and so blocks on until
+/// the test opens it for writing. Made before the script runs.
+class gate {
+public:
+  explicit gate(std::string path) : path_(std::move(path)) {
+    REQUIRE(::mkfifo(path_.c_str(), 0600) == 0);
+  }
+
+  /// Lets a script that waits at the gate go on. A non-blocking open for
+  /// writing fails (ENXIO) until the script has opened its end, which it
+  /// may not have done yet.
+  void open() const {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    int fd;
+    while ((fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK)) < 0) {
+      REQUIRE(errno == ENXIO);
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL("no script waits at " << path_);
+      std::this_thread::sleep_for(5ms); // poll interval
+    }
+    ::close(fd); // the script reads end of file and goes on
+  }
+
+private:
+  std::string path_;
+};
 
 /// A configuration with a user of every role and the action types the
 /// tests use; `dir` holds the files the commands and the tests share.
@@ -109,9 +138,9 @@ app::server_config test_config(const temp_dir& dir) {
      {"force", param_decl{param_type::boolean, false}}}));
   actions.push_back(shell_action("progress",
                                  "echo 'progress: 25'; "
-                                   + wait_for_file(dir.file("gate1"))
+                                   + wait_at_gate(dir.file("gate1"))
                                    + "; echo 'progress: 60'; "
-                                   + wait_for_file(dir.file("gate2"))));
+                                   + wait_at_gate(dir.file("gate2"))));
   actions.push_back(shell_action(
     "failing", "echo 'all fine so far'; echo 'first problem' >&2; "
                "echo 'disk \"full\"' >&2; exit 3"));
@@ -191,34 +220,6 @@ json require_action(const httplib::Result& res, const std::string& name) {
   return body;
 }
 
-using predicate = std::function<bool(const json&)>;
-
-predicate status_is(std::string status) {
-  return [status](const json& action) { return action["status"] == status; };
-}
-
-/// Polls GET of `name` until `done` holds for its action object; fails
-/// after `within`.
-json wait_for_status(httplib::Client& client, const std::string& name,
-                     const predicate& done, std::chrono::milliseconds within
-                                            = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + within;
-  json last;
-  for (;;) {
-    auto res = client.Get(action_path(name).c_str());
-    REQUIRE(res);
-    if (res->status == 200) {
-      last = json::parse(res->body);
-      if (done(last))
-        return last;
-    }
-    if (std::chrono::steady_clock::now() > deadline)
-      FAIL("no wanted status of " << name << " in time; last: " << last.dump()
-                                  << " (HTTP " << res->status << ")");
-    std::this_thread::sleep_for(5ms); // poll interval
-  }
-}
-
 /// Waits until a command has created `path`.
 void wait_for_path(const std::string& path, std::chrono::milliseconds within
                                             = 10s) {
@@ -228,10 +229,6 @@ void wait_for_path(const std::string& path, std::chrono::milliseconds within
       FAIL("no " << path << " in time");
     std::this_thread::sleep_for(5ms); // poll interval
   }
-}
-
-void touch(const std::string& path) {
-  std::ofstream{path};
 }
 
 std::string read_file(const std::string& path) {
@@ -502,6 +499,8 @@ TEST_CASE("command runs seen through the API") {
   SECTION("progress rises and is 100.0 on completion") {
     test_server server{config};
     auto admin = server.client();
+    const gate first{dir.file("gate1")};
+    const gate second{dir.file("gate2")};
     require_action(admin.Post(action_path("progress").c_str()), "progress");
     auto at = [](double percent) {
       return [percent](const json& action) {
@@ -509,9 +508,9 @@ TEST_CASE("command runs seen through the API") {
       };
     };
     CHECK(wait_for_status(admin, "progress", at(25.0))["status"] == "running");
-    touch(dir.file("gate1"));
+    first.open();
     CHECK(wait_for_status(admin, "progress", at(60.0))["status"] == "running");
-    touch(dir.file("gate2"));
+    second.open();
     wait_for_status(admin, "progress", status_is("completed"));
     auto res = admin.Get(action_path("progress").c_str());
     auto done = require_action(res, "progress");
@@ -697,6 +696,36 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
       auto stopping = admin.Post(action_path("quick").c_str());
       require_error(stopping, 503, "shutting_down");
       CHECK(stopping->get_header_value("Retry-After") == "1");
+    }
+    server.stop();
+    serving.join();
+  }
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("on a host's server without configure_server, a name that is no "
+          "action name gets the API's answer") {
+  caf::actor_system_config cfg;
+  cluster_actions::add_message_types(cfg);
+  caf::actor_system system{cfg};
+  // Never asked: the handlers answer from the path alone.
+  auto supervisor = system.spawn(silent_supervisor, std::function<void()>{[] {}});
+  {
+    httplib::Server server;
+    http::mount_routes(server, system, supervisor,
+                       {{email_of("admin"), password, http::role::admin}}, {});
+    auto port = server.bind_to_any_port("127.0.0.1");
+    std::thread serving{[&] { server.listen_after_bind(); }};
+    {
+      auto admin = make_client(port, "admin");
+      for (auto name : {"a.b", "%C3%A9", "x%20y"}) {
+        INFO(name);
+        require_error(admin.Post(action_path(name).c_str()), 400,
+                      "invalid_action_name");
+        require_error(admin.Get(action_path(name).c_str()), 404, "not_found");
+        require_error(admin.Delete(action_path(name).c_str()), 404,
+                      "not_found");
+      }
     }
     server.stop();
     serving.join();

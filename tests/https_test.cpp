@@ -36,10 +36,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh temporary directory, removed afterwards.
-struct temp_dir : cluster_actions::testing::temp_dir {
-  temp_dir() : cluster_actions::testing::temp_dir("https-test-") {}
-};
+using cluster_actions::testing::temp_dir;
 
 constexpr const char* password = "tls-test-password";
 const std::string list_path = "/v1/cluster/actions";

@@ -33,6 +33,8 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "running_server.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -42,10 +44,10 @@ using nlohmann::json;
 
 namespace {
 
-/// A fresh temporary directory, removed afterwards.
-struct temp_dir : cluster_actions::testing::temp_dir {
-  temp_dir() : cluster_actions::testing::temp_dir("server-process-test-") {}
-};
+using cluster_actions::testing::cannot_check_here;
+using cluster_actions::testing::status_is;
+using cluster_actions::testing::temp_dir;
+using cluster_actions::testing::wait_for_status;
 
 using steady = std::chrono::steady_clock;
 
@@ -360,25 +362,6 @@ std::size_t listening_lines(const std::string& out) {
   return count;
 }
 
-/// Waits until GET of the run of `name` says `status`.
-void wait_for_status(httplib::Client& client, const std::string& name,
-                     const std::string& status,
-                     std::chrono::milliseconds within = 10s) {
-  auto deadline = steady::now() + within;
-  std::string last;
-  for (;;) {
-    auto res = client.Get((list_path + "/" + name).c_str());
-    REQUIRE(res);
-    last = std::to_string(res->status) + " " + res->body;
-    if (res->status == 200 && json::parse(res->body)["status"] == status)
-      return;
-    if (steady::now() > deadline)
-      FAIL("run of " << name << " not " << status << " in time; last: "
-                     << last);
-    std::this_thread::sleep_for(poll_interval);
-  }
-}
-
 /// Waits until a command has written its pid (a complete line) to `path`.
 pid_t wait_for_pid_file(const std::string& path,
                         std::chrono::milliseconds within = 10s) {
@@ -523,7 +506,7 @@ TEST_CASE("SIGTERM and SIGINT abort live runs, leave no process, exit 0") {
         REQUIRE(res);
         INFO(res->body);
         REQUIRE(res->status == 200);
-        wait_for_status(client, name, "running");
+        wait_for_status(client, name, status_is("running"));
         const pid_t pid = wait_for_pid_file(pid_file);
         group_guard leftovers{pid};
         // The command leads its own process group, and it is alive.
@@ -601,14 +584,14 @@ TEST_CASE("without --config, the embedded default on 127.0.0.1:9443") {
   constexpr int default_port = 9443;
   constexpr const char* default_user = "admin@cluster.local";
   if (!port_is_free(default_port)) {
-    WARN("127.0.0.1:9443 is in use on this machine: embedded default "
-         "not tested");
+    cannot_check_here("127.0.0.1:9443 is in use on this machine: embedded "
+                      "default not tested");
     return;
   }
   temp_dir dir;
 
-  // Starts the default server in `dir` and checks it; only warns if the
-  // port was taken in the meantime.
+  // Starts the default server in `dir` and checks it; only warns (fails
+  // with CI=true) if the port was taken in the meantime.
   auto check_default = [&](const std::string& tag, const env_changes& env,
                            std::optional<std::string> known_password) {
     server_process server{dir, tag, {}, dir.path(), env};
@@ -620,7 +603,8 @@ TEST_CASE("without --config, the embedded default on 127.0.0.1:9443") {
     if (auto status = server.poll_exit();
         status && describe_status(*status) == "exit 1"
         && server.err().find("cannot listen") != std::string::npos) {
-      WARN("127.0.0.1:9443 was taken while the test ran: " << server.err());
+      cannot_check_here("127.0.0.1:9443 was taken while the test ran: "
+                        + server.err());
       return;
     }
     const int port = server.wait_listening();
