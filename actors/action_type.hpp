@@ -35,21 +35,24 @@ caf::error validate_params(const param_schema& schema,
 /// What a worker is started with.
 struct run_request {
   std::string name;     ///< the action type
-  std::string uid;      ///< the run's unique id, carried by every report
+  std::string uid;      ///< the run's unique id, for the work's own use
   action_params params; ///< validated against the type's declaration
 };
 
 /// Spawns the worker of one run. `spawner` is the action actor (spawn from
 /// it, so that the worker is its child); `owner` receives the worker's
-/// reports. Use `command_work` (actors/command_work.hpp) for an external
-/// command, `actor_work` (actors/actor_work.hpp) for an actor of your own.
+/// reports, and takes them only from the worker returned here (it matches
+/// them by sender). Use `command_work` (actors/command_work.hpp) for an
+/// external command, `actor_work` (actors/actor_work.hpp) for an actor of
+/// your own.
 using work_factory = std::function<worker_actor(
   caf::local_actor* spawner, action_actor owner, const run_request& run)>;
 
 /// An action type, as registered with `spawn_supervisor`.
 struct action_type {
-  /// Its name, unique among the types; keep to letters, digits, '_' and '-'
-  /// so that it is a plain URL path segment for the REST front.
+  /// Its name, unique among the types: 1 to 128 letters, digits, '_' or '-'
+  /// (`is_valid_action_name`), a plain URL path segment for the REST front.
+  /// `spawn_supervisor` refuses any other.
   std::string name;
   /// The parameters a start may carry; anything else is `invalid_params`.
   param_schema params;

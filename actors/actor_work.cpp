@@ -9,6 +9,7 @@ namespace cluster_actions {
 struct work_context::shared {
   caf::event_based_actor* self;
   action_actor owner;
+  work_listener worker;
   run_request run;
   bool started = false;
   bool finished = false;
@@ -17,9 +18,9 @@ struct work_context::shared {
 };
 
 work_context::work_context(caf::event_based_actor* self, action_actor owner,
-                           run_request run)
+                           work_listener worker, run_request run)
   : shared_(std::make_shared<shared>(
-    shared{self, std::move(owner), std::move(run)})) {
+    shared{self, std::move(owner), std::move(worker), std::move(run)})) {
   // nop
 }
 
@@ -50,7 +51,7 @@ void work_context::started() const {
   if (sh.started || sh.finished)
     return;
   sh.started = true;
-  sh.self->send(sh.owner, started_atom::value, sh.run.uid);
+  sh.self->send(sh.worker, started_atom::value);
 }
 
 void work_context::progress(double percent) const {
@@ -58,7 +59,7 @@ void work_context::progress(double percent) const {
   if (sh.finished || !(percent > sh.progress))
     return;
   sh.progress = std::min(percent, 100.0);
-  sh.self->send(sh.owner, progress_atom::value, sh.run.uid, sh.progress);
+  sh.self->send(sh.worker, progress_atom::value, sh.progress);
 }
 
 void work_context::succeed() const {
@@ -74,8 +75,7 @@ void work_context::finish(work_outcome outcome) const {
   if (sh.finished)
     return;
   sh.finished = true;
-  sh.self->send(sh.owner, finished_atom::value, sh.run.uid,
-                std::move(outcome));
+  sh.self->send(sh.worker, finished_atom::value, std::move(outcome));
   sh.self->quit();
 }
 
@@ -97,14 +97,29 @@ namespace detail {
 
 namespace {
 
+/// The worker's own interface adds the host actor's reports to
+/// `worker_actor`.
+using actor_worker_actor = worker_actor::extend_with<work_listener>;
+
 struct actor_worker_state {
+  action_actor owner;
   caf::actor host;
   static inline const char* name = "cluster_actions.actor_worker";
 };
 
-worker_actor::behavior_type
-actor_worker(worker_actor::stateful_pointer<actor_worker_state> self,
-             action_actor owner, host_spawner spawn_host) {
+using worker_pointer = actor_worker_actor::stateful_pointer<actor_worker_state>;
+
+/// Passes a report of the host actor on to the action actor, as this worker.
+template <class... Ts>
+void pass_on(worker_pointer self, Ts&&... xs) {
+  if (self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
+        self->state.host))
+    self->send(self->state.owner, std::forward<Ts>(xs)...);
+}
+
+actor_worker_actor::behavior_type
+actor_worker(worker_pointer self, action_actor owner, host_spawner spawn_host) {
+  self->state.owner = owner;
   self->state.host = spawn_host(self);
   self->monitor(self->state.host);
   self->monitor(owner);
@@ -129,6 +144,13 @@ actor_worker(worker_actor::stateful_pointer<actor_worker_state> self,
     },
     [self](kill_atom) {
       self->send_exit(self->state.host, caf::exit_reason::kill);
+    },
+    [self](started_atom) { pass_on(self, started_atom::value); },
+    [self](progress_atom, double percent) {
+      pass_on(self, progress_atom::value, percent);
+    },
+    [self](finished_atom, work_outcome& outcome) {
+      pass_on(self, finished_atom::value, std::move(outcome));
     },
   };
 }

@@ -30,13 +30,15 @@ namespace cluster_actions {
 class work_context {
 public:
   /// Used by `actor_work`; hosts receive contexts, they do not make them.
+  /// The reports go to `worker`, the run's worker, which passes them on to
+  /// `owner`.
   work_context(caf::event_based_actor* self, action_actor owner,
-               run_request run);
+               work_listener worker, run_request run);
 
   /// The action type's name.
   const std::string& name() const noexcept;
 
-  /// The run's unique id, which every report carries.
+  /// The run's unique id (the `action_uid` clients see).
   const std::string& uid() const noexcept;
 
   /// The parameters of the run, already validated against the type's
@@ -47,7 +49,8 @@ public:
   /// `fallback` when the client did not send it.
   std::string param(const std::string& key, std::string fallback = {}) const;
 
-  /// The action actor to report to (the reports below send to it).
+  /// The run's action actor. The reports below reach it through the run's
+  /// worker, the one actor it takes them from.
   const action_actor& owner() const noexcept;
 
   /// Reports that the work has begun: the run moves from `starting` to
@@ -122,10 +125,12 @@ struct first_param<R (C::*)(A, Ts...)> {
 using host_spawner = std::function<caf::actor(caf::local_actor* worker)>;
 
 /// Spawns, from `spawner`, the worker the action actor talks to; it spawns
-/// the host's actor through `spawn_host`, passes `stop_atom` on to it, turns
-/// `kill_atom` into an exit with reason `caf::exit_reason::kill`, goes down
-/// with the host actor's exit reason once it is gone, and kills it if the
-/// worker itself ends first (its action actor went down or dropped it).
+/// the host's actor through `spawn_host`, passes the host actor's reports on
+/// to `owner` (which takes reports from its worker only), passes `stop_atom`
+/// on to the host actor, turns `kill_atom` into an exit with reason
+/// `caf::exit_reason::kill`, goes down with the host actor's exit reason
+/// once it is gone, and kills it if the worker itself ends first (its action
+/// actor went down or dropped it).
 worker_actor spawn_actor_worker(caf::local_actor* spawner, action_actor owner,
                                 host_spawner spawn_host);
 
@@ -169,7 +174,7 @@ void watch_stop(caf::scheduled_actor* self, const work_context& ctx);
 /// reason `caf::exit_reason::kill`, which no actor can trap, and the run ends
 /// once the actor is gone. Killing cannot interrupt a handler that blocks, so
 /// handlers must not block. The actor is killed the same way if its action
-/// actor goes down (the supervisor exited).
+/// actor goes down (the supervisor exited, or the action actor failed).
 ///
 /// An actor that ends without reporting, or dies of an exception, ends the
 /// run with `error_code` `worker_exited` (`failed`, or `aborted` if it had
@@ -186,8 +191,10 @@ work_factory actor_work(Fun fun) {
                                 const run_request& run) -> worker_actor {
     auto spawn_host = [fun, owner, run](caf::local_actor* worker) {
       return caf::actor{worker->spawn(
-        [fun, owner, run](impl* self) -> caf::behavior {
-          work_context ctx{self, owner, run};
+        [fun, owner, run,
+         reports = caf::actor_cast<work_listener>(worker)](impl* self)
+          -> caf::behavior {
+          work_context ctx{self, owner, reports, run};
           detail::watch_stop(self, ctx);
           return fun(self, std::move(ctx));
         })};

@@ -23,7 +23,6 @@ using command_worker_actor = worker_actor::extend_with<process_listener>;
 
 struct command_worker_state {
   action_actor owner;
-  std::string uid;
   std::shared_ptr<process_monitor> monitor;
   process_monitor::run_id run = 0;
   /// Set when the monitor reported that no process of the run is left.
@@ -118,17 +117,15 @@ work_outcome outcome_of(const process_exit& exit,
 
 void finish(self_pointer self, work_outcome outcome) {
   self->state.ended = true;
-  self->send(self->state.owner, finished_atom::value, self->state.uid,
-             std::move(outcome));
+  self->send(self->state.owner, finished_atom::value, std::move(outcome));
   self->quit();
 }
 
 command_worker_actor::behavior_type
-command_worker(self_pointer self, action_actor owner, std::string uid,
+command_worker(self_pointer self, action_actor owner,
                std::shared_ptr<process_monitor> monitor, process_spec spec) {
   auto& st = self->state;
   st.owner = std::move(owner);
-  st.uid = std::move(uid);
   st.monitor = std::move(monitor);
   // A stop or kill that comes before the process runs is queued behind its
   // start by the monitor, so every signal can be passed on at once.
@@ -147,7 +144,7 @@ command_worker(self_pointer self, action_actor owner, std::string uid,
       self->state.monitor->signal(self->state.run, SIGKILL);
     },
     [=](proc_spawned_atom, pid_t) {
-      self->send(self->state.owner, started_atom::value, self->state.uid);
+      self->send(self->state.owner, started_atom::value);
     },
     [=](proc_failed_atom, std::string message) {
       finish(self, work_outcome::failure("spawn_failed", std::move(message)));
@@ -157,7 +154,7 @@ command_worker(self_pointer self, action_actor owner, std::string uid,
       auto percent = parse_progress(line);
       if (percent && *percent > st.progress) {
         st.progress = *percent;
-        self->send(st.owner, progress_atom::value, st.uid, st.progress);
+        self->send(st.owner, progress_atom::value, st.progress);
       }
     },
     [=](proc_stderr_atom, const std::string& line) {
@@ -178,7 +175,7 @@ work_factory command_work(command_spec spec,
            caf::local_actor* spawner, action_actor owner,
            const run_request& run) -> worker_actor {
     process_spec process{spec.argv, run_environment(run), spec.working_dir};
-    return spawner->spawn(command_worker, std::move(owner), run.uid, monitor,
+    return spawner->spawn(command_worker, std::move(owner), monitor,
                           std::move(process));
   };
 }

@@ -6,20 +6,27 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
 
 #include <caf/all.hpp>
 
 #include "actors/action_actor.hpp"
+#include "actors/state_machine.hpp"
+#include "messages/action_name.hpp"
 
 namespace cluster_actions {
 
 namespace {
 
 struct registered_type {
-  param_schema params;
+  /// What a fresh action actor is spawned with when the current one fails.
+  action_type definition;
   action_actor actor;
   /// The current or last run, as last pushed by the action actor.
   std::optional<action_status> status;
+  /// The parameters of the current run: a fresh action actor takes the run
+  /// over with them if the run's actor fails before the run has started.
+  action_params run_params;
 };
 
 struct supervisor_state {
@@ -32,6 +39,9 @@ struct supervisor_state {
   std::mt19937_64 random{std::random_device{}()};
   /// Set by shutdown: no new runs; delivered once every run has ended.
   std::optional<caf::typed_response_promise<std::size_t>> stopped;
+  /// The grace of the shutdown, for runs a fresh action actor takes over.
+  caf::timespan shutdown_grace{};
+  /// Runs that ended `aborted` since the shutdown began.
   std::size_t aborted_runs = 0;
   static inline const char* name = "cluster_actions.supervisor";
 };
@@ -77,6 +87,88 @@ void deliver_if_stopped(self_pointer self) {
     st.stopped->deliver(st.aborted_runs);
 }
 
+/// Bookkeeping once the run of `name` is terminal: its slot goes to a
+/// waiting run, and a shutdown may be complete.
+void run_ended(self_pointer self, const std::string& name) {
+  auto& st = self->state;
+  if (st.stopped && st.types.at(name).status->state == action_state::aborted)
+    ++st.aborted_runs;
+  if (st.admitted.erase(name) > 0)
+    dispatch(self);
+  deliver_if_stopped(self);
+}
+
+/// Spawns the action actor of `type` and watches it.
+void spawn_actor_of(self_pointer self, registered_type& type) {
+  type.actor = spawn_action_actor(
+    self, caf::actor_cast<supervisor_actor>(self), type.definition);
+  self->monitor(type.actor);
+}
+
+/// The action actor of `name`, `failed`, went down while this supervisor
+/// lives: action actors never end on their own, so it failed. Its worker
+/// watches it and stops the work with it. A fresh actor takes the type
+/// over: a run that had not started goes on with it; a started one ends as
+/// the failure left it. Nothing happens when `failed` was replaced already.
+void replace_failed(self_pointer self, const std::string& name,
+                    const caf::actor_addr& failed, const caf::error& reason) {
+  auto& st = self->state;
+  auto& type = st.types.at(name);
+  if (type.actor.address() != failed)
+    return;
+  spawn_actor_of(self, type);
+  if (!has_live_run(type))
+    return;
+  auto& run = *type.status;
+  if (run.state == action_state::queued) {
+    // What the failed actor was told of the run, told again.
+    self->send(type.actor, queue_atom::value, run.action_uid, type.run_params);
+    if (st.stopped)
+      self->send(type.actor, abort_atom::value, st.shutdown_grace);
+    else if (st.admitted.count(name) > 0)
+      self->send(type.actor, begin_atom::value, run.action_uid);
+    return;
+  }
+  // The system stopped the run: `aborted`, except where the RS table allows
+  // only `cancelled`, after a user's cancel.
+  if (can_transition(run.state, action_state::aborted)) {
+    run.state = action_state::aborted;
+    run.error_code = "internal_error";
+    run.error_message = "the actor of action '" + name + "' failed ("
+                        + self->system().render(reason)
+                        + "); the run was aborted and its work stopped";
+  } else {
+    run.state = action_state::cancelled;
+  }
+  run_ended(self, name);
+}
+
+/// Asks the action actor of `name` to cancel its live run and answers
+/// `promise` with the status it reports. An actor that fails before it
+/// answers (the error is its exit reason) is replaced at once: the run its
+/// successor took over is asked again, any other answered as it ended.
+void cancel_run(self_pointer self, const std::string& name,
+                caf::typed_response_promise<action_status> promise) {
+  auto asked = self->state.types.at(name).actor;
+  self->request(asked, caf::infinite, cancel_atom::value)
+    .then(
+      [promise](action_status& status) mutable {
+        promise.deliver(std::move(status));
+      },
+      [=](caf::error& err) mutable {
+        if (err == action_error::not_found) { // the actor holds no run
+          promise.deliver(std::move(err));
+          return;
+        }
+        replace_failed(self, name, asked.address(), err);
+        auto& type = self->state.types.at(name);
+        if (has_live_run(type))
+          cancel_run(self, name, promise);
+        else
+          promise.deliver(*type.status);
+      });
+}
+
 caf::error unknown(const std::string& name) {
   return caf::make_error(action_error::unknown_action,
                          "no action type is named '" + name + "'");
@@ -98,12 +190,17 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
     = std::max<std::size_t>(1, st.settings.max_running_actions);
   for (auto& type : types) {
     auto name = type.name;
-    auto params = type.params;
-    auto actor = spawn_action_actor(
-      self, caf::actor_cast<supervisor_actor>(self), std::move(type));
-    st.types.emplace(std::move(name),
-                     registered_type{std::move(params), std::move(actor), {}});
+    auto& registered = st.types
+                         .emplace(std::move(name),
+                                  registered_type{std::move(type), {}, {}, {}})
+                         .first->second;
+    spawn_actor_of(self, registered);
   }
+  self->set_down_handler([=](caf::down_msg& msg) {
+    for (auto& [name, type] : self->state.types)
+      if (type.actor.address() == msg.source)
+        return replace_failed(self, name, msg.source, msg.reason);
+  });
   return {
     [=](list_atom) {
       std::vector<action_status> result;
@@ -131,7 +228,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       if (i == st.types.end())
         return unknown(name);
       auto& type = i->second;
-      if (auto err = validate_params(type.params, params))
+      if (auto err = validate_params(type.definition.params, params))
         return err;
       if (has_live_run(type))
         return caf::make_error(action_error::conflict,
@@ -143,6 +240,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       // Accepting the run drops the previous run's status.
       type.status = action_status{name, make_uid(st.random),
                                   action_state::queued, 0.0, {}, {}};
+      type.run_params = params;
       self->send(type.actor, queue_atom::value, type.status->action_uid,
                  std::move(params));
       st.waiting.push_back(name);
@@ -165,7 +263,9 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       // A waiting run never gets a slot now; its actor cancels it.
       st.waiting.erase(std::remove(st.waiting.begin(), st.waiting.end(), name),
                        st.waiting.end());
-      return self->delegate(type.actor, cancel_atom::value);
+      auto promise = self->make_response_promise<action_status>();
+      cancel_run(self, name, promise);
+      return promise;
     },
     [=](status_atom, action_status& pushed) {
       auto& st = self->state;
@@ -175,10 +275,8 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
         return; // about a run whose status was replaced or removed
       auto ended = is_terminal(pushed.state);
       i->second.status = std::move(pushed);
-      if (ended && st.admitted.erase(i->first) > 0)
-        dispatch(self);
       if (ended)
-        deliver_if_stopped(self);
+        run_ended(self, i->first);
     },
     [=](shutdown_atom, caf::timespan grace) -> caf::result<std::size_t> {
       auto& st = self->state;
@@ -187,11 +285,10 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
                                "shutdown already requested");
       st.waiting.clear();
       for (auto& [name, type] : st.types)
-        if (has_live_run(type)) {
-          ++st.aborted_runs;
+        if (has_live_run(type))
           self->send(type.actor, abort_atom::value, grace);
-        }
       st.stopped = self->make_response_promise<std::size_t>();
+      st.shutdown_grace = grace;
       auto result = *st.stopped;
       deliver_if_stopped(self);
       return result;
@@ -204,6 +301,21 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
 supervisor_actor spawn_supervisor(caf::actor_system& system,
                                   std::vector<action_type> types,
                                   supervisor_settings settings) {
+  std::set<std::string> names;
+  for (const auto& type : types) {
+    if (!is_valid_action_name(type.name))
+      throw std::invalid_argument(
+        "action type name '" + type.name
+        + "' is not valid: it must be 1 to "
+        + std::to_string(max_action_name_length)
+        + " letters, digits, '_' or '-'");
+    if (!names.insert(type.name).second)
+      throw std::invalid_argument("action type '" + type.name
+                                  + "' is registered twice");
+    if (!type.work)
+      throw std::invalid_argument("action type '" + type.name
+                                  + "' has no work");
+  }
   return system.spawn(supervisor_behavior, std::move(types), settings);
 }
 

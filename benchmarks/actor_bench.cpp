@@ -25,16 +25,16 @@ constexpr auto timeout = std::chrono::seconds(5);
 
 /// Work that reports started and a success at once.
 worker_actor instant_work(caf::local_actor* spawner, action_actor owner,
-                          const run_request& run) {
+                          const run_request&) {
   return spawner->spawn(
-    [](worker_actor::pointer self, action_actor owner,
-       std::string uid) -> worker_actor::behavior_type {
-      self->send(owner, started_atom::value, uid);
-      self->send(owner, finished_atom::value, uid, work_outcome::success());
+    [](worker_actor::pointer self,
+       action_actor owner) -> worker_actor::behavior_type {
+      self->send(owner, started_atom::value);
+      self->send(owner, finished_atom::value, work_outcome::success());
       self->quit();
       return {[](stop_atom) {}, [](kill_atom) {}};
     },
-    std::move(owner), run.uid);
+    std::move(owner));
 }
 
 caf::actor_system_config& bench_config(caf::actor_system_config& cfg) {

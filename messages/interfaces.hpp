@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,13 @@
 
 namespace cluster_actions {
 
-// The atoms, all prefixed "ca_" so that they do not clash with a host's:
-// requests to the supervisor (list, get, start, cancel, shutdown), status
-// pushes to it (status), the supervisor's orders to action actors (queue,
-// begin, abort), a worker's reports (started, progress, finished), an action
-// actor's orders to its worker (stop, kill; see `worker_actor`) and its
-// timer (timeout).
+// The atoms, all prefixed "ca_" so that they do not clash with a host's;
+// each means one thing: requests to the supervisor (list, get, start,
+// cancel, shutdown), status pushes to it (status), the supervisor's orders
+// to action actors (queue, begin, abort), a worker's reports (started,
+// progress, finished), an action actor's orders to its worker (stop, kill;
+// see `worker_actor`) and its own timers (timeout: the run's time limit is
+// over; grace_over: the time a stopped work was given is over).
 using list_atom = caf::atom_constant<caf::atom("ca_list")>;
 using get_atom = caf::atom_constant<caf::atom("ca_get")>;
 using start_atom = caf::atom_constant<caf::atom("ca_start")>;
@@ -39,6 +41,7 @@ using finished_atom = caf::atom_constant<caf::atom("ca_finish")>;
 using stop_atom = caf::atom_constant<caf::atom("ca_stop")>;
 using kill_atom = caf::atom_constant<caf::atom("ca_kill")>;
 using timeout_atom = caf::atom_constant<caf::atom("ca_timeout")>;
+using grace_over_atom = caf::atom_constant<caf::atom("ca_grace")>;
 
 /// The supervisor: registry of action types, status of every type's current
 /// or last run, admission (conflicts, queueing under the running limit).
@@ -56,34 +59,43 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<cancel_atom, std::string>::with<action_status>,
   /// Pushed by action actors on every change of their run.
   caf::reacts_to<status_atom, action_status>,
-  /// Refuses new runs, aborts every live one and answers, once all of them
-  /// are terminal, how many it aborted. The grace is how long work may take
-  /// to stop before it is killed.
+  /// Refuses new runs, stops every live one (a queued run is `cancelled`, a
+  /// started one `aborted` unless it ends otherwise first) and answers, once
+  /// all of them are terminal, how many ended `aborted`. The grace is how
+  /// long work may take to stop before it is killed.
   caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>>;
 
-/// The work of one run. It reports to its action actor with `started_atom`,
-/// then any number of `progress_atom`, then exactly one `finished_atom`
-/// (each carrying the run's uid, see `action_actor`), and stops itself.
-/// `command_work` and `actor_work` (actors/) make such workers.
+/// Receives the reports of one run's work: `started_atom`, then any number
+/// of `progress_atom`, then exactly one `finished_atom`. The action actor
+/// knows its run's worker and takes reports from it alone (it matches them
+/// by sender), so they carry no run id.
+using work_listener = caf::typed_actor<
+  /// The work has begun: the run moves from `starting` to `running`.
+  caf::reacts_to<started_atom>,
+  /// Percent done, 0 to 100; a value not above the last one changes nothing.
+  caf::reacts_to<progress_atom, double>,
+  /// The work is over, and how it ended.
+  caf::reacts_to<finished_atom, work_outcome>>;
+
+/// The work of one run. It reports to its action actor (a `work_listener`)
+/// and stops itself after `finished_atom`. `command_work` and `actor_work`
+/// (actors/) make such workers.
 using worker_actor = caf::typed_actor<
   /// Stop as soon as possible; still report `finished_atom` when stopped.
   caf::reacts_to<stop_atom>,
   /// The grace period is over: stop now.
   caf::reacts_to<kill_atom>>;
 
-/// One action type: owns the state machine of its current run.
-using action_actor = caf::typed_actor<
+/// One action type: owns the state machine of its current run (see
+/// actors/run_engine.hpp).
+using action_actor = work_listener::extend<
   // From the supervisor.
   caf::reacts_to<queue_atom, std::string /* uid */, action_params>,
   caf::reacts_to<begin_atom, std::string /* uid */>,
   caf::replies_to<cancel_atom>::with<action_status>,
   caf::reacts_to<abort_atom, caf::timespan /* grace */>,
-  // From the run's worker.
-  caf::reacts_to<started_atom, std::string /* uid */>,
-  caf::reacts_to<progress_atom, std::string /* uid */, double /* percent */>,
-  caf::reacts_to<finished_atom, std::string /* uid */, work_outcome>,
-  // From its own timers.
-  caf::reacts_to<timeout_atom, std::string /* uid */>,
-  caf::reacts_to<kill_atom, std::string /* uid */>>;
+  // From its own timers, each identified by the serial it was armed with.
+  caf::reacts_to<timeout_atom, std::uint64_t>,
+  caf::reacts_to<grace_over_atom, std::uint64_t>>;
 
 } // namespace cluster_actions

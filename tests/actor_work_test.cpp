@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -32,6 +33,7 @@ struct seen_run {
   std::string uid;
   std::string target;
   caf::actor host;
+  action_actor owner;
 };
 
 struct stepper_state {
@@ -58,7 +60,8 @@ work_factory stepper(std::map<std::string, seen_run>* seen) {
     auto start = ctx.param("start", "now");
     auto on_stop = ctx.param("on_stop", "poll");
     (*seen)[ctx.name()] = seen_run{ctx.name(), ctx.uid(), ctx.param("target"),
-                                   caf::actor_cast<caf::actor>(self)};
+                                   caf::actor_cast<caf::actor>(self),
+                                   ctx.owner()};
     if (start == "never") {
       ctx.fail("no_input", "nothing to work on");
       return {};
@@ -404,6 +407,28 @@ TEST_CASE_METHOD(fixture, "C++ work is killed when its supervisor exits",
   CHECK(*reason == caf::exit_reason::kill);
 }
 
+TEST_CASE_METHOD(fixture, "C++ work is killed when its action actor fails",
+                 "[actor_work]") {
+  REQUIRE(start("alpha", with({{"steps", "100"}, {"on_stop", "ignore"}})));
+  REQUIRE(start("beta", with({{"steps", "100"}})));
+  advance(1s);
+  watch("alpha");
+  self->send_exit(seen["alpha"].owner, caf::exit_reason::kill);
+  settle();
+  auto reason = gone(); // though it ignores stop and traps exits
+  REQUIRE(reason);
+  CHECK(*reason == caf::exit_reason::kill);
+  auto status = get("alpha");
+  CHECK(status->state == s::aborted);
+  CHECK(status->error_code == "internal_error");
+  advance(1s); // beta goes on
+  CHECK(state_of("beta") == s::running);
+  CHECK(get("beta")->progress == 2.0);
+  REQUIRE(start("alpha", with({{"steps", "2"}})));
+  advance_seconds(2);
+  CHECK(state_of("alpha") == s::completed);
+}
+
 namespace {
 
 caf::behavior finish_at_once(caf::event_based_actor*, work_context ctx) {
@@ -441,4 +466,34 @@ TEST_CASE("actor_work takes a plain event_based_actor function",
     caf::after(0s) >> [] { FAIL("no reply"); });
   self->send_exit(sup, caf::exit_reason::user_shutdown);
   sched.run();
+}
+
+TEST_CASE("a C++ work's reports: no progress that is not above the last, "
+          "nothing after the end",
+          "[actor_work]") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing::testing_config(cfg)};
+  auto& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  caf::scoped_actor self{sys};
+  auto work = actor_work(finish_at_once);
+  // The test stands in for the run's action actor.
+  work(self.ptr(), caf::actor_cast<action_actor>(self),
+       run_request{"once", "run-1", {}});
+  sched.run();
+  std::vector<std::string> reports;
+  for (bool more = true; more;)
+    self->receive(
+      [&](started_atom) { reports.push_back("started"); },
+      [&](progress_atom, double percent) {
+        reports.push_back("progress " + std::to_string(percent));
+      },
+      [&](finished_atom, const work_outcome& outcome) {
+        reports.push_back(outcome.succeeded ? "succeeded"
+                                            : "failed " + outcome.error_code);
+      },
+      caf::after(0s) >> [&] { more = false; });
+  CHECK(reports
+        == std::vector<std::string>{"started", "progress 50.000000",
+                                    "succeeded"});
 }

@@ -98,17 +98,12 @@ struct fixture {
     auto& receiver = owner ? *owner : self;
     report result;
     receiver->receive(
-      [&](started_atom, const std::string& from) {
-        CHECK(from == uid);
-        result.kind = report::started;
-      },
-      [&](progress_atom, const std::string& from, double percent) {
-        CHECK(from == uid);
+      [&](started_atom) { result.kind = report::started; },
+      [&](progress_atom, double percent) {
         result.kind = report::progress;
         result.percent = percent;
       },
-      [&](finished_atom, const std::string& from, const work_outcome& outcome) {
-        CHECK(from == uid);
+      [&](finished_atom, const work_outcome& outcome) {
         result.kind = report::finished;
         result.outcome = outcome;
       },

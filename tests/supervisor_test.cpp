@@ -4,11 +4,13 @@
 
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "actors/action_actor.hpp"
 #include "actors/supervisor.hpp"
 #include "messages/type_ids.hpp"
 #include "test_support.hpp"
@@ -36,6 +38,9 @@ struct fake_work {
   work_factory factory() {
     return [this](caf::local_actor* spawner, action_actor owner,
                   const run_request& run) -> worker_actor {
+      auto target = run.params.find("target");
+      if (target != run.params.end() && target->second.text == "throw")
+        throw std::runtime_error("the work factory broke");
       auto& record = runs[run.name];
       record = fake_run{owner, run.uid, run.params, {}, {}};
       auto* received = &record.received;
@@ -74,25 +79,31 @@ struct fixture : testing::supervisor_fixture_base {
     shutdown(); // while the members here are still alive
   }
 
-  /// Reports, as the work of `name`'s run.
+  /// Reports as the worker of `name`'s run (the action actor takes
+  /// reports from its worker only).
   template <class... Ts>
   void report(const std::string& name, Ts&&... xs) {
     auto& run = work.runs.at(name);
-    self->send(run.owner, std::forward<Ts>(xs)...);
+    caf::send_as(run.worker, run.owner, std::forward<Ts>(xs)...);
     settle();
   }
 
   void report_started(const std::string& name) {
-    report(name, started_atom::value, work.runs.at(name).uid);
+    report(name, started_atom::value);
   }
 
   void report_progress(const std::string& name, double percent) {
-    report(name, progress_atom::value, work.runs.at(name).uid, percent);
+    report(name, progress_atom::value, percent);
   }
 
   void report_finished(const std::string& name, work_outcome outcome) {
-    report(name, finished_atom::value, work.runs.at(name).uid,
-           std::move(outcome));
+    report(name, finished_atom::value, std::move(outcome));
+  }
+
+  /// Makes the action actor of `name` (the one its latest run reported
+  /// to) fail, as an actor that dies of a bug would.
+  void fail_actor_of(const std::string& name) {
+    self->send_exit(work.runs.at(name).owner, caf::exit_reason::kill);
   }
 
   /// Starts `name` and brings its run to `running`.
@@ -322,7 +333,8 @@ TEST_CASE_METHOD(fixture, "a finished run's timer does not touch the next run") 
   CHECK(state_of("alpha") == s::running);
 }
 
-TEST_CASE("shutdown aborts running runs and cancels queued ones") {
+TEST_CASE("shutdown aborts running runs and cancels queued ones, and counts "
+          "the aborted ones") {
   fixture f{1};
   f.start_running("alpha");
   REQUIRE(f.start("beta"));
@@ -339,7 +351,7 @@ TEST_CASE("shutdown aborts running runs and cancels queued ones") {
   std::size_t aborted = 0;
   f.self->receive([&](std::size_t n) { aborted = n; },
                   caf::after(0s) >> [] { FAIL("no shutdown reply"); });
-  CHECK(aborted == 2);
+  CHECK(aborted == 1); // alpha; beta was cancelled
   auto status = f.get("alpha");
   CHECK(status->state == s::aborted);
   CHECK(status->error_code == "shutdown");
@@ -362,4 +374,188 @@ TEST_CASE_METHOD(fixture, "the list holds every type's run, ordered by name") {
   CHECK(list->at(0).state == s::completed);
   CHECK(list->at(1).name == "gamma");
   CHECK(list->at(1).state == s::starting);
+}
+
+namespace {
+
+/// True when the supervisor itself answered: a value, or one of its own
+/// errors. Anything else (a receiver that is gone, a timeout) the HTTP front
+/// would have to answer with 503.
+template <class T>
+bool answered(const caf::expected<T>& reply) {
+  return reply || reply.error().category() == caf::atom("actions");
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a report from anyone but the run's worker is "
+                          "counted and changes nothing") {
+  REQUIRE(start("alpha"));
+  start_running("beta");
+  auto before = unexpected_action_events();
+  // From the test itself, and from the worker of another type's run.
+  self->send(work.runs["alpha"].owner, started_atom::value);
+  caf::send_as(work.runs["beta"].worker, work.runs["alpha"].owner,
+               progress_atom::value, 50.0);
+  settle();
+  CHECK(unexpected_action_events() == before + 2);
+  auto status = get("alpha");
+  CHECK(status->state == s::starting);
+  CHECK(status->progress == 0.0);
+  report_started("alpha");
+  report_started("alpha"); // a second time: not in the running state's row
+  CHECK(state_of("alpha") == s::running);
+  CHECK(unexpected_action_events() == before + 3);
+}
+
+TEST_CASE("a failed action actor is replaced: its run is aborted, the other "
+          "types keep theirs") {
+  fixture f{2};
+  f.start_running("alpha");
+  f.start_running("beta");
+  REQUIRE(f.start("gamma"));
+  CHECK(f.state_of("gamma") == s::queued); // both slots are taken
+  auto failed = f.work.runs["alpha"].owner;
+  f.report_progress("alpha", 30);
+  f.fail_actor_of("alpha");
+  f.settle();
+  auto status = f.get("alpha");
+  REQUIRE(status);
+  CHECK(status->state == s::aborted);
+  CHECK(status->error_code == "internal_error");
+  CHECK_THAT(status->error_message,
+             Catch::StartsWith("the actor of action 'alpha' failed ("));
+  CHECK(status->progress == 30.0);
+  // The other types are untouched; alpha's slot went to the waiting run.
+  CHECK(f.state_of("beta") == s::running);
+  CHECK(f.state_of("gamma") == s::starting);
+  CHECK(f.work.runs["beta"].received.empty());
+  // Every request about alpha is answered by the supervisor.
+  auto list = f.ask<std::vector<action_status>>(list_atom::value);
+  REQUIRE(list);
+  CHECK(list->size() == 3);
+  CHECK(answered(f.cancel("alpha"))); // removes the aborted status
+  CHECK(f.get("alpha").error() == action_error::not_found);
+  // A new run of alpha goes through a fresh actor, once a slot is free.
+  f.report_finished("beta", work_outcome::success());
+  auto again = f.start("alpha");
+  REQUIRE(again);
+  CHECK(again->state == s::queued);
+  CHECK(f.state_of("alpha") == s::starting);
+  CHECK(f.work.runs["alpha"].owner != failed);
+  CHECK(f.work.runs["alpha"].uid == again->action_uid);
+  f.report_started("alpha");
+  f.report_progress("alpha", 60);
+  CHECK(f.get("alpha")->progress == 60.0);
+  CHECK(f.cancel("alpha")->state == s::cancelling);
+  CHECK(f.work.runs["alpha"].received == std::vector<std::string>{"stop"});
+  f.report_finished("alpha", work_outcome::failure("stopped", "on request"));
+  CHECK(f.state_of("alpha") == s::cancelled);
+}
+
+TEST_CASE_METHOD(fixture, "a work factory that throws fails its action "
+                          "actor, which is replaced") {
+  auto accepted = start("alpha", {{"target", {param_kind::string, "throw"}}});
+  REQUIRE(accepted);
+  auto status = get("alpha");
+  CHECK(status->action_uid == accepted->action_uid);
+  CHECK(status->state == s::aborted);
+  CHECK(status->error_code == "internal_error");
+  CHECK(work.runs.count("alpha") == 0);
+  start_running("alpha");
+  report_finished("alpha", work_outcome::success());
+  CHECK(state_of("alpha") == s::completed);
+}
+
+TEST_CASE_METHOD(fixture, "a cancel that crosses the failure of its action "
+                          "actor is answered") {
+  start_running("alpha");
+  // The supervisor takes the cancel before the actor's failure is
+  // delivered: its request to the actor is answered by the failure.
+  self->send(sup, cancel_atom::value, std::string{"alpha"});
+  fail_actor_of("alpha");
+  REQUIRE(sched.try_run_once()); // the supervisor: it asks the action actor
+  settle();
+  caf::expected<action_status> answer
+    = caf::make_error(caf::sec::runtime_error);
+  self->receive([&](action_status& status) { answer = std::move(status); },
+                [&](caf::error& err) { answer = std::move(err); },
+                caf::after(0s) >> [] { FAIL("no reply"); });
+  REQUIRE(answer);
+  CHECK(answer->state == s::aborted);
+  CHECK(answer->error_code == "internal_error");
+  CHECK(state_of("alpha") == s::aborted);
+  CHECK(start("alpha"));
+  CHECK(state_of("alpha") == s::starting);
+}
+
+TEST_CASE_METHOD(fixture, "a cancelling run whose action actor fails ends "
+                          "cancelled") {
+  start_running("alpha");
+  CHECK(cancel("alpha")->state == s::cancelling);
+  fail_actor_of("alpha");
+  settle();
+  auto status = get("alpha");
+  CHECK(status->state == s::cancelled);
+  CHECK(status->error_code.empty());
+}
+
+TEST_CASE("a queued run of a failed action actor goes on with a fresh one") {
+  fixture f{1};
+  f.start_running("beta"); // to know beta's actor
+  f.report_finished("beta", work_outcome::success());
+  auto failed = f.work.runs["beta"].owner;
+  f.start_running("alpha");
+  auto queued = f.start("beta", {{"target", {param_kind::string, "db2"}}});
+  REQUIRE(queued);
+  f.fail_actor_of("beta");
+  f.settle();
+  CHECK(f.state_of("beta") == s::queued);
+  CHECK(f.get("beta")->action_uid == queued->action_uid);
+  f.report_finished("alpha", work_outcome::success());
+  CHECK(f.state_of("beta") == s::starting);
+  CHECK(f.work.runs["beta"].owner != failed);
+  CHECK(f.work.runs["beta"].uid == queued->action_uid);
+  CHECK(f.work.runs["beta"].params.at("target").text == "db2");
+}
+
+TEST_CASE_METHOD(fixture, "a shutdown completes when an action actor fails "
+                          "during it") {
+  start_running("alpha");
+  start_running("beta");
+  self->send(sup, shutdown_atom::value, caf::timespan{2s});
+  settle();
+  fail_actor_of("alpha");
+  settle();
+  CHECK(get("alpha")->error_code == "internal_error");
+  CHECK(self->mailbox().empty()); // beta is still stopping
+  report_finished("beta", work_outcome::success());
+  std::size_t aborted = 0;
+  self->receive([&](std::size_t n) { aborted = n; },
+                caf::after(0s) >> [] { FAIL("no shutdown reply"); });
+  CHECK(aborted == 2);
+  CHECK(get("beta")->error_code == "shutdown");
+}
+
+TEST_CASE("spawn_supervisor refuses invalid and duplicate names") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing::testing_config(cfg)};
+  fake_work work;
+  action_type type;
+  type.work = work.factory();
+  for (auto name : {"", "a b", "a/b", "caf\u00e9", "n\n"}) {
+    type.name = name;
+    INFO(name);
+    CHECK_THROWS_AS(spawn_supervisor(sys, {type}), std::invalid_argument);
+  }
+  type.name = std::string(129, 'a');
+  CHECK_THROWS_WITH(spawn_supervisor(sys, {type}),
+                    Catch::Contains("is not valid: it must be 1 to 128 "
+                                    "letters, digits, '_' or '-'"));
+  type.name = "alpha";
+  CHECK_THROWS_WITH(spawn_supervisor(sys, {type, type}),
+                    "action type 'alpha' is registered twice");
+  type.work = nullptr;
+  CHECK_THROWS_WITH(spawn_supervisor(sys, {type}),
+                    "action type 'alpha' has no work");
 }
