@@ -8,8 +8,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <optional>
-#include <set>
 #include <string_view>
 
 #include <caf/all.hpp>
@@ -65,34 +65,6 @@ std::optional<double> parse_progress(std::string_view line) {
   if (error != std::errc{} || last != end || !std::isfinite(value))
     return std::nullopt;
   return std::clamp(value, 0.0, 100.0);
-}
-
-/// "ACTION_PARAM_" followed by `name` made a valid variable name.
-std::string param_variable(const std::string& name) {
-  std::string variable = "ACTION_PARAM_";
-  for (unsigned char c : name)
-    variable += std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_';
-  return variable;
-}
-
-/// The server's environment, with the variables describing `run` added or
-/// replacing the server's variables of the same names.
-std::vector<std::string> run_environment(const run_request& run) {
-  std::vector<std::string> added{"CLUSTER_ACTION_NAME=" + run.name,
-                                 "CLUSTER_ACTION_UID=" + run.uid};
-  for (const auto& [name, value] : run.params)
-    added.push_back(param_variable(name) + "=" + value.text);
-  std::set<std::string_view> names;
-  for (const auto& entry : added)
-    names.insert(std::string_view{entry}.substr(0, entry.find('=')));
-  std::vector<std::string> env;
-  for (auto entry = environ; *entry != nullptr; ++entry) {
-    std::string_view text{*entry};
-    if (names.count(text.substr(0, text.find('='))) == 0)
-      env.emplace_back(text);
-  }
-  env.insert(env.end(), added.begin(), added.end());
-  return env;
 }
 
 std::string signal_name(int sig) {
@@ -171,10 +143,18 @@ command_worker(self_pointer self, action_actor owner,
 
 work_factory command_work(command_spec spec,
                           std::shared_ptr<process_monitor> monitor) {
-  return [spec = std::move(spec), monitor = std::move(monitor)](
+  namespace fs = std::filesystem;
+  auto home = spec.working_dir.empty()
+                ? fs::current_path()
+                : fs::absolute(spec.working_dir).lexically_normal();
+  auto environment = std::make_shared<const command_environment>(
+    home.string(), spec.environment, environ);
+  return [spec = std::move(spec), monitor = std::move(monitor),
+          environment = std::move(environment)](
            caf::local_actor* spawner, action_actor owner,
            const run_request& run) -> worker_actor {
-    process_spec process{spec.argv, run_environment(run), spec.working_dir};
+    process_spec process{spec.argv, environment->for_run(run),
+                         spec.working_dir};
     return spawner->spawn(command_worker, std::move(owner), monitor,
                           std::move(process));
   };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actors/action_type.hpp"
+#include "actors/command_environment.hpp"
 #include "actors/process_monitor.hpp"
 
 namespace cluster_actions {
@@ -18,15 +19,19 @@ struct command_spec {
   std::vector<std::string> argv;
   /// Where the command runs; empty for the server's working directory.
   std::string working_dir;
+  /// What the command's environment holds beyond the fixed list (see
+  /// command_environment).
+  environment_additions environment = {};
 };
 
 /// Work that runs `spec` through `monitor`, which must outlive the runs.
 ///
-/// The command gets the server's environment plus `CLUSTER_ACTION_NAME`,
-/// `CLUSTER_ACTION_UID` and, for each parameter, `ACTION_PARAM_<NAME>` set to
-/// the parameter's text; NAME is the parameter's name upper-cased, with every
-/// character other than a letter, digit or '_' replaced by '_'. Parameters
-/// never reach the command line.
+/// The command's environment is command_environment's, with `HOME` the
+/// absolute path of `working_dir` (the server's working directory when it
+/// is empty), read from the server's environment when command_work is
+/// called; each parameter's text is in its `ACTION_PARAM_<NAME>`
+/// (param_variable), never on the command line. Throws
+/// std::invalid_argument for additions command_environment refuses.
 ///
 /// A stdout line "progress: N" reports N percent (clamped to 0..100; progress
 /// never goes back). The command succeeds when it exits with status 0, and

@@ -26,6 +26,7 @@
 #include "app/tls.hpp"
 #include "http/password_hash.hpp"
 #include "http/strict_json.hpp"
+#include "http/trusted_proxies.hpp"
 #include "messages/action_name.hpp"
 
 namespace cluster_actions::app {
@@ -367,7 +368,7 @@ param_schema read_params(const node& params) {
   for (const auto& [name, decl] : params.members()) {
     if (!is_valid_name(name, 64, false))
       decl.fail("invalid parameter name (1 to 64 letters, digits or _)");
-    auto variable = "ACTION_PARAM_" + upper_case(name);
+    auto variable = param_variable(name);
     if (auto [it, fresh] = variables.emplace(variable, name); !fresh)
       decl.fail("clashes with parameter " + in_quotes(it->second)
                 + ": both would be " + variable);
@@ -376,12 +377,50 @@ param_schema read_params(const node& params) {
   return result;
 }
 
+std::vector<std::string> read_trusted_proxies(const node& proxies) {
+  std::vector<std::string> result;
+  for (const auto& entry : proxies.elements()) {
+    auto text = entry.text();
+    if (auto problem = http::trusted_proxies::entry_problem(text);
+        !problem.empty())
+      entry.fail(in_quotes(text) + ": " + problem
+                 + " (expected an address or a CIDR such as \"10.0.0.0/8\")");
+    result.push_back(std::move(text));
+  }
+  return result;
+}
+
+/// An environment variable an action type sets or inherits.
+std::string read_variable_name(const node& name_node, const std::string& name) {
+  if (auto problem = environment_name_problem(name); !problem.empty())
+    name_node.fail(in_quotes(name) + ": " + problem);
+  return name;
+}
+
+environment_additions read_environment(const std::optional<node>& fixed,
+                                       const std::optional<node>& inherited) {
+  environment_additions result;
+  if (fixed)
+    for (const auto& [name, value] : fixed->members())
+      result.fixed.emplace(read_variable_name(value, name), value.text());
+  if (inherited)
+    for (const auto& entry : inherited->elements()) {
+      auto name = read_variable_name(entry, entry.text());
+      if (result.fixed.count(name) != 0)
+        entry.fail(in_quotes(name) + " is in \"env\" too: give it a value "
+                   "there or inherit it, not both");
+      result.inherited.push_back(std::move(name));
+    }
+  return result;
+}
+
 command_action read_action(const std::string& name, const node& entry) {
   if (!is_valid_action_name(name))
     entry.fail("invalid action name (1 to "
                + std::to_string(max_action_name_length)
                + " letters, digits, _ or -)");
-  entry.expect_object({"command", "params", "timeout_s", "cancel_grace_s"});
+  entry.expect_object({"command", "params", "timeout_s", "cancel_grace_s",
+                       "env", "inherit_env"});
   command_action result;
   result.name = name;
   const auto command = entry.at("command");
@@ -402,6 +441,8 @@ command_action read_action(const std::string& name, const node& entry) {
   if (auto grace = entry.find("cancel_grace_s"))
     result.cancel_grace =
       std::chrono::seconds{grace->integer(0, max_duration_s)};
+  result.environment
+    = read_environment(entry.find("env"), entry.find("inherit_env"));
   return result;
 }
 
@@ -445,8 +486,8 @@ server_config parse_config(const std::string& json_text,
     root.fail("the top level must be a JSON object");
   root.expect_object({"listen", "data_dir", "tls", "max_running_actions",
                       "max_body_bytes", "max_pending_requests",
-                      "request_timeout_s", "http_threads", "users",
-                      "actions"});
+                      "request_timeout_s", "http_threads", "trusted_proxies",
+                      "users", "actions"});
   server_config cfg;
   if (auto listen = root.find("listen"))
     read_listen(*listen, cfg);
@@ -470,6 +511,8 @@ server_config parse_config(const std::string& json_text,
     cfg.request_timeout = std::chrono::seconds{timeout->integer(1, 3600)};
   if (auto threads = root.find("http_threads"))
     cfg.http_threads = static_cast<std::size_t>(threads->integer(1, 4096));
+  if (auto proxies = root.find("trusted_proxies"))
+    cfg.trusted_proxies = read_trusted_proxies(*proxies);
   cfg.users = read_users(root.at("users"));
   for (const auto& [name, entry] : root.at("actions").members())
     cfg.actions.push_back(read_action(name, entry));

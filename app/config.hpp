@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/action_type.hpp"
+#include "actors/command_environment.hpp"
 #include "http/access.hpp"
 
 namespace cluster_actions::app {
@@ -21,6 +22,8 @@ struct command_action {
   param_schema params;
   std::chrono::seconds timeout{3600};
   std::chrono::seconds cancel_grace{10};
+  /// `env` and `inherit_env`: what its commands get beyond the fixed list.
+  environment_additions environment;
 };
 
 /// How the server speaks to its clients.
@@ -50,6 +53,11 @@ struct server_config {
   std::size_t max_pending_requests = 256; ///< awaiting actors at once; more: 503
   std::chrono::milliseconds request_timeout{10000}; ///< a request's arrival
   std::size_t http_threads = 256; ///< pool threads (one per connection)
+  /// Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed.
+  std::vector<std::string> trusted_proxies;
+  /// How often the self-signed certificate is checked for renewal while
+  /// the server runs (not in the file: tests shorten it).
+  std::chrono::milliseconds certificate_check_interval{std::chrono::hours{24}};
   std::vector<http::user> users;
   std::vector<command_action> actions;
 };

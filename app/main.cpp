@@ -1,5 +1,6 @@
 // cluster-actions-server: serves cluster actions over HTTPS (or plain HTTP
-// on loopback) until SIGINT or SIGTERM, then stops every run and exits.
+// on loopback) until SIGINT or SIGTERM, then stops every run and exits;
+// SIGHUP reopens the audit log and reloads the certificate.
 // `cluster-actions-server hash-password` prints a password hash for the
 // configuration instead.
 //
@@ -24,7 +25,9 @@
 
 #include <openssl/crypto.h>
 
+#include "actors/command_environment.hpp"
 #include "app/config.hpp"
+#include "app/config_permissions.hpp"
 #include "app/server.hpp"
 #include "http/password_hash.hpp"
 
@@ -34,7 +37,8 @@ namespace {
 constexpr const char* usage = R"(usage: cluster-actions-server [--config FILE]
        cluster-actions-server hash-password
 
-Serves the cluster actions REST API until SIGINT or SIGTERM.
+Serves the cluster actions REST API until SIGINT or SIGTERM. SIGHUP
+reopens data_dir/audit.log and reloads the TLS certificate and key.
 
   --config FILE  the JSON configuration (listen, data_dir, tls, users,
                  actions); without it: HTTPS on 127.0.0.1:9443 with a
@@ -49,7 +53,7 @@ hash-password reads a password from stdin (one line) and prints the
 password_hash to put in a user of the configuration instead of "password".
 )";
 
-constexpr const char* password_variable = "CLUSTER_ACTIONS_ADMIN_PASSWORD";
+const std::string password_variable{admin_password_variable};
 
 /// Sent to the main thread when run() returns; it matters only when nobody
 /// asked the server to stop.
@@ -79,6 +83,7 @@ sigset_t awaited_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   sigaddset(&set, server_ended_signal);
   return set;
 }
@@ -120,7 +125,8 @@ int serve(server_config cfg, const std::optional<std::string>& password) {
   std::cout << std::endl;
 
   int received = 0;
-  sigwait(&signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP)
+    srv.reload();
   const bool ended = received == server_ended_signal;
   if (ended)
     std::cerr << "server stopped unexpectedly, shutting down\n";
@@ -223,11 +229,16 @@ std::optional<options> parse_options(int argc, char** argv) {
 /// the environment or, failing that, a generated one (returned to be shown).
 std::pair<server_config, std::optional<std::string>>
 configure(const options& opts) {
-  if (opts.config_path)
-    return {load_config_file(*opts.config_path), std::nullopt};
-  if (const char* password = std::getenv(password_variable)) {
+  if (opts.config_path) {
+    auto cfg = load_config_file(*opts.config_path);
+    if (auto warning = config_permissions_warning(*opts.config_path, cfg);
+        !warning.empty())
+      std::cerr << "cluster-actions-server: " << warning << '\n';
+    return {std::move(cfg), std::nullopt};
+  }
+  if (const char* password = std::getenv(password_variable.c_str())) {
     if (*password == '\0')
-      throw config_error(std::string{password_variable} + " is set but empty");
+      throw config_error(password_variable + " is set but empty");
     return {default_config(password), std::nullopt};
   }
   auto generated = random_password();

@@ -10,14 +10,15 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <tuple>
 
 #include <caf/all.hpp>
 #include <httplib.h>
 
 #include "actors/command_work.hpp"
 #include "actors/supervisor.hpp"
+#include "app/certificate_reload.hpp"
 #include "app/tls.hpp"
+#include "http/audit_log.hpp"
 #include "http/guarded_server.hpp"
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
@@ -49,7 +50,8 @@ make_action_types(const server_config& config,
     type.params = action.params;
     type.timeout = action.timeout;
     type.cancel_grace = action.cancel_grace;
-    type.work = command_work({action.command, config.data_dir}, monitor);
+    type.work = command_work(
+      {action.command, config.data_dir, action.environment}, monitor);
     types.push_back(std::move(type));
   }
   return types;
@@ -102,29 +104,30 @@ http::rest_settings make_rest_settings(const server_config& config) {
   settings.max_pending_requests = config.max_pending_requests;
   settings.request_timeout = config.request_timeout;
   settings.threads = config.http_threads;
+  settings.proxies = http::trusted_proxies{config.trusted_proxies};
   return settings;
 }
 
-/// The HTTP or HTTPS server `config` asks for, and the certificate file it
-/// presents ("" for plain HTTP).
-std::pair<std::unique_ptr<httplib::Server>, std::string>
-make_http_server(const server_config& config,
-                 const http::rest_settings& settings) {
+/// The certificate `config` has the server present: an operator's pair, or
+/// the server's own (made in data_dir first when none is there to reuse);
+/// none for plain HTTP.
+std::unique_ptr<server_certificate>
+make_certificate(const server_config& config) {
   switch (config.tls.mode) {
     case tls_mode::off: {
       auto problem = plain_http_problem(config);
       if (!problem.empty())
         throw std::invalid_argument(problem);
-      return {std::make_unique<http::rest_server>(settings), ""};
+      return nullptr;
     }
     case tls_mode::files: {
       auto absolute = [](const std::string& path) {
         return std::filesystem::absolute(path).lexically_normal().string();
       };
-      tls_files files{absolute(config.tls.cert_file),
-                      absolute(config.tls.key_file)};
-      check_tls_files(files, "tls.cert_file", "tls.key_file");
-      return {make_https_server(files, settings), files.cert_file};
+      return std::make_unique<server_certificate>(
+        tls_files{absolute(config.tls.cert_file),
+                  absolute(config.tls.key_file)},
+        "tls.cert_file", "tls.key_file");
     }
     case tls_mode::self_signed:
       break;
@@ -133,7 +136,7 @@ make_http_server(const server_config& config,
   auto note = ensure_self_signed(files, own_certificate_names(config.host));
   if (!note.empty())
     std::cerr << note << std::endl;
-  return {make_https_server(files, settings), files.cert_file};
+  return std::make_unique<server_certificate>(files, "certificate", "key");
 }
 
 } // namespace
@@ -146,9 +149,15 @@ struct server::impl {
   caf::actor_system_config actor_config;
   caf::actor_system system;
   supervisor_actor supervisor;
+  std::shared_ptr<http::audit_log> audit;
+  /// What the HTTPS server presents; none when TLS is off. Declared before
+  /// the server, which refers to it.
+  std::unique_ptr<server_certificate> certificate;
   /// An httplib::SSLServer unless the configuration turns TLS off.
   std::unique_ptr<httplib::Server> http;
   std::string certificate_file;
+  /// For the server's own certificate only.
+  std::unique_ptr<self_signed_renewal> renewal;
   int port = 0;
 
   std::mutex mutex;
@@ -168,8 +177,17 @@ struct server::impl {
     config.data_dir
       = std::filesystem::absolute(config.data_dir).lexically_normal().string();
     // Before any actor exists, so that a failure here has nothing to stop.
-    const auto settings = make_rest_settings(config);
-    std::tie(http, certificate_file) = make_http_server(config, settings);
+    auto settings = make_rest_settings(config);
+    audit = std::make_shared<http::audit_log>(
+      (std::filesystem::path{config.data_dir} / "audit.log").string());
+    settings.audit = audit;
+    certificate = make_certificate(config);
+    if (certificate) {
+      http = make_https_server(*certificate, settings);
+      certificate_file = certificate->files().cert_file;
+    } else {
+      http = std::make_unique<http::rest_server>(settings);
+    }
     supervisor = spawn_supervisor(system, make_action_types(config, monitor),
                                   {config.max_running_actions});
     try {
@@ -185,6 +203,11 @@ struct server::impl {
                                + std::to_string(config.port)
                                + " (address in use or not available here)");
     }
+    if (config.tls.mode == tls_mode::self_signed)
+      renewal = std::make_unique<self_signed_renewal>(
+        *certificate, own_certificate_names(config.host),
+        config.certificate_check_interval);
+    audit->record({"server_started"});
   }
 
   /// Aborts live runs and waits, bounded, until their work is gone; then
@@ -229,6 +252,14 @@ const std::string& server::certificate_file() const {
   return impl_->certificate_file;
 }
 
+void server::reload() {
+  impl_->audit->reopen();
+  if (impl_->renewal)
+    impl_->renewal->check_now();
+  else if (impl_->certificate)
+    reload_certificate(*impl_->certificate);
+}
+
 void server::run() {
   {
     std::lock_guard<std::mutex> guard{impl_->mutex};
@@ -257,6 +288,7 @@ void server::stop() {
   }
   guard.unlock();
   impl_->shutdown_actors();
+  impl_->audit->record({"server_stopped"});
   guard.lock();
   impl_->stopped = true;
   impl_->changed.notify_all();

@@ -374,33 +374,72 @@ std::string ensure_self_signed(const tls_files& files,
                                     + reason + ")");
 }
 
+server_certificate::server_certificate(tls_files files, std::string cert_key,
+                                       std::string key_key)
+  : files_(std::move(files)),
+    cert_key_(std::move(cert_key)),
+    key_key_(std::move(key_key)),
+    current_(load()) {
+  // nop
+}
+
+server_certificate::loaded_pair server_certificate::load() const {
+  // First for its errors, which name the key and the file.
+  auto [cert, key] = load_pair(files_, cert_key_, key_key_);
+  loaded_pair loaded{SSL_CTX_new(TLS_server_method()), &SSL_CTX_free};
+  if (!loaded)
+    fail_openssl("cannot set up TLS");
+  // The file again, for the chain that may follow the certificate; should
+  // it have changed since, the key check below fails.
+  if (SSL_CTX_use_certificate_chain_file(loaded.get(), files_.cert_file.c_str())
+      != 1)
+    fail_openssl(cert_key_ + ": cannot use " + in_quotes(files_.cert_file));
+  if (SSL_CTX_use_PrivateKey(loaded.get(), key.get()) != 1
+      || SSL_CTX_check_private_key(loaded.get()) != 1)
+    fail_openssl(key_key_ + ": cannot use " + in_quotes(files_.key_file)
+                 + " with " + in_quotes(files_.cert_file));
+  return loaded;
+}
+
+void server_certificate::reload() {
+  auto loaded = load();
+  std::lock_guard<std::mutex> guard{mutex_};
+  current_ = std::move(loaded);
+}
+
+server_certificate::loaded_pair server_certificate::current() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return current_;
+}
+
+int server_certificate::present(SSL* ssl, void* self) {
+  // Held for the call: a reload meanwhile frees the old pair only once
+  // the connection holds its own references to it.
+  auto pair = static_cast<const server_certificate*>(self)->current();
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(pair.get(), &chain);
+  return SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(pair.get()),
+                              SSL_CTX_get0_privatekey(pair.get()), chain, 1)
+         == 1;
+}
+
+void server_certificate::present_on(SSL_CTX& ctx) const {
+  // Called for every handshake, before a certificate is chosen.
+  SSL_CTX_set_cert_cb(&ctx, &server_certificate::present,
+                      const_cast<server_certificate*>(this));
+}
+
 std::unique_ptr<httplib::Server>
-make_https_server(const tls_files& files, const http::rest_settings& settings) {
-  // Loaded here so that an encrypted key fails instead of prompting.
-  int error = 0;
-  auto key_text = read_whole(files.key_file, error);
-  if (!key_text)
-    fail("cannot read " + in_quotes(files.key_file) + ": "
-         + std::strerror(error));
-  auto key = parse_key(*key_text);
-  OPENSSL_cleanse(key_text->data(), key_text->size());
-  if (!key)
-    fail_openssl(in_quotes(files.key_file)
-                 + " holds no unencrypted PEM private key");
+make_https_server(const server_certificate& certificate,
+                  const http::rest_settings& settings) {
   std::string problem;
   auto setup = [&](SSL_CTX& ctx) {
     SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
                                 | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1)
       problem = "cannot require TLS 1.2: " + openssl_errors();
-    else if (SSL_CTX_use_certificate_chain_file(&ctx, files.cert_file.c_str())
-             != 1)
-      problem = "cannot use the certificate " + in_quotes(files.cert_file)
-                + ": " + openssl_errors();
-    else if (SSL_CTX_use_PrivateKey(&ctx, key.get()) != 1
-             || SSL_CTX_check_private_key(&ctx) != 1)
-      problem = "cannot use the key " + in_quotes(files.key_file) + ": "
-                + openssl_errors();
+    else
+      certificate.present_on(ctx);
     return problem.empty();
   };
   auto server = std::make_unique<http::rest_tls_server>(

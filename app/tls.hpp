@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -13,6 +14,9 @@
 namespace httplib {
 class Server;
 }
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace cluster_actions::app {
 
@@ -39,8 +43,9 @@ struct certificate_names {
 /// The server's own pair in `data_dir`: server-cert.pem and server-key.pem.
 tls_files self_signed_files(const std::string& data_dir);
 
-/// How long a self-signed certificate is valid; one is replaced at start-up
-/// once less than `renew_before` is left.
+/// How long a self-signed certificate is valid; one is replaced (at
+/// start-up, and by self_signed_renewal while serving) once less than
+/// `renew_before` is left.
 constexpr auto self_signed_validity = std::chrono::hours{24 * 825};
 constexpr auto renew_before = std::chrono::hours{24 * 30};
 
@@ -67,10 +72,49 @@ void check_tls_files(const tls_files& files, const std::string& cert_key,
 std::string ensure_self_signed(const tls_files& files,
                                const certificate_names& names);
 
+/// The certificate (with the rest of its chain) and key an HTTPS server
+/// presents, replaceable while it serves: each connection gets the pair
+/// that is current when its handshake begins, and keeps it. Thread-safe.
+class server_certificate {
+public:
+  /// Loads `files`; throws tls_error naming `cert_key` or `key_key` (the
+  /// configuration keys, as check_tls_files does) and the file.
+  server_certificate(tls_files files, std::string cert_key,
+                     std::string key_key);
+
+  /// Loads the files again; from then on new connections get the new
+  /// pair. Throws tls_error, and keeps the current pair, when they do not
+  /// load or do not belong together.
+  void reload();
+
+  /// Makes every handshake on `ctx` present the current pair. `ctx` must
+  /// not outlive this object.
+  void present_on(SSL_CTX& ctx) const;
+
+  const tls_files& files() const {
+    return files_;
+  }
+
+private:
+  /// A context that holds nothing but the pair, as OpenSSL loaded it.
+  using loaded_pair = std::shared_ptr<SSL_CTX>;
+
+  loaded_pair load() const;
+  loaded_pair current() const;
+  static int present(SSL* ssl, void* self);
+
+  const tls_files files_;
+  const std::string cert_key_;
+  const std::string key_key_;
+  mutable std::mutex mutex_;
+  loaded_pair current_;
+};
+
 /// The REST front's HTTPS server (http::rest_tls_server, set up with
-/// `settings`) presenting `files`, TLS 1.2 at least, without compression
-/// or renegotiation. Throws tls_error.
+/// `settings`) presenting `certificate`, which must outlive it: TLS 1.2 at
+/// least, without compression or renegotiation. Throws tls_error.
 std::unique_ptr<httplib::Server>
-make_https_server(const tls_files& files, const http::rest_settings& settings);
+make_https_server(const server_certificate& certificate,
+                  const http::rest_settings& settings);
 
 } // namespace cluster_actions::app

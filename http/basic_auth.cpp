@@ -38,7 +38,33 @@ struct thread_mac_context {
     nullptr, &EVP_MAC_CTX_free};
 };
 
+/// The "user-id:password" of a Basic Authorization header value, or
+/// nothing when it is none. The caller wipes it.
+std::optional<std::string> basic_credentials(std::string_view authorization) {
+  // "Basic" (any case), one or more spaces, then the token.
+  constexpr std::string_view scheme = "basic";
+  if (authorization.size() <= scheme.size()
+      || !iequals(authorization.substr(0, scheme.size()), scheme)
+      || authorization[scheme.size()] != ' ')
+    return std::nullopt;
+  auto token = authorization.substr(scheme.size());
+  token.remove_prefix(std::min(token.find_first_not_of(' '), token.size()));
+  return decode_base64(token);
+}
+
 } // namespace
+
+std::string given_user_name(std::string_view authorization) {
+  auto credentials = basic_credentials(authorization);
+  if (!credentials)
+    return "";
+  // Without a ':' the whole token might be a password sent alone.
+  auto colon = credentials->find(':');
+  auto name = colon == std::string::npos ? std::string{}
+                                         : credentials->substr(0, colon);
+  OPENSSL_cleanse(credentials->data(), credentials->size());
+  return name;
+}
 
 // Passwords are never compared as strings. A plain password is kept only
 // as its HMAC under a random per-process key, and a presented password is
@@ -54,6 +80,13 @@ struct thread_mac_context {
 // which lives only in this process's memory; one entry per configured user
 // bounds it. Wrong passwords still pay the full PBKDF2 every time, and the
 // login throttle limits how often one address may try.
+//
+// Failed logins cost the same whether the email names a user or not, so
+// that timing does not tell which emails exist: an unknown email, and a
+// wrong plain password, are checked against a decoy hash as costly as the
+// costliest configured one (with no hashes configured, every check is one
+// HMAC). Only users whose hashes are cheaper than the costliest fail
+// faster; give every hash the same cost.
 user_directory::user_directory(std::vector<user> users)
   : serial_(++directory_serials) {
   if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
@@ -92,6 +125,17 @@ user_directory::user_directory(std::vector<user> users)
     if (!by_email_.emplace(email, std::move(acc)).second)
       throw std::invalid_argument("user " + email + " is configured twice");
   }
+  const password_hash* costliest = nullptr;
+  for (const auto& [email, acc] : by_email_)
+    if (acc.hash && (!costliest || acc.hash->cost() > costliest->cost()))
+      costliest = &*acc.hash;
+  if (costliest)
+    decoy_ = password_hash::decoy(*costliest);
+}
+
+void user_directory::pay_for_failure(std::string_view password) const {
+  if (decoy_)
+    decoy_->matches(password);
 }
 
 user_directory::mac user_directory::mac_of(std::string_view password) const {
@@ -124,8 +168,12 @@ bool user_directory::verify(const account& acc,
     return CRYPTO_memcmp(presented.data(), other.data(), presented.size())
            == 0;
   };
-  if (!acc.hash)
-    return same(acc.password_mac);
+  if (!acc.hash) {
+    const bool matched = same(acc.password_mac);
+    if (!matched)
+      pay_for_failure(password);
+    return matched;
+  }
   {
     std::lock_guard<std::mutex> guard{mutex_};
     if (acc.verified && same(*acc.verified))
@@ -139,15 +187,7 @@ bool user_directory::verify(const account& acc,
 }
 
 const user* user_directory::authenticate(std::string_view authorization) const {
-  // "Basic" (any case), one or more spaces, then the token.
-  constexpr std::string_view scheme = "basic";
-  if (authorization.size() <= scheme.size()
-      || !iequals(authorization.substr(0, scheme.size()), scheme)
-      || authorization[scheme.size()] != ' ')
-    return nullptr;
-  auto token = authorization.substr(scheme.size());
-  token.remove_prefix(std::min(token.find_first_not_of(' '), token.size()));
-  auto credentials = decode_base64(token);
+  auto credentials = basic_credentials(authorization);
   if (!credentials)
     return nullptr;
   auto colon = credentials->find(':');
@@ -156,8 +196,13 @@ const user* user_directory::authenticate(std::string_view authorization) const {
     auto found = by_email_.find(credentials->substr(0, colon));
     std::string_view password{*credentials};
     password.remove_prefix(colon + 1);
-    if (found != by_email_.end() && verify(found->second, password))
+    if (found == by_email_.end()) {
+      // What a known user's wrong password costs: its MAC, then a hash.
+      mac_of(password);
+      pay_for_failure(password);
+    } else if (verify(found->second, password)) {
       result = &found->second.who;
+    }
   }
   OPENSSL_cleanse(credentials->data(), credentials->size());
   return result;

@@ -18,6 +18,11 @@
 
 namespace cluster_actions::http {
 
+/// The user name (the email) an Authorization header value gives for HTTP
+/// Basic auth, whether or not such a user exists; "" when the value is no
+/// Basic credentials. The password is never part of it.
+std::string given_user_name(std::string_view authorization);
+
 /// The users of the REST front, by email. Thread-safe.
 class user_directory {
 public:
@@ -28,7 +33,8 @@ public:
 
   /// The user whose credentials an Authorization header value carries, or
   /// nullptr when it is empty, malformed, names no user or has the wrong
-  /// password. The returned user has email and role only.
+  /// password. The returned user has email and role only. A wrong password
+  /// takes as long whether the email names a user or not (see the .cpp).
   const user* authenticate(std::string_view authorization) const;
 
 private:
@@ -47,6 +53,9 @@ private:
 
   mac mac_of(std::string_view password) const;
   bool verify(const account& acc, std::string_view password) const;
+  /// Spends on `password` what checking it against the costliest
+  /// configured hash would: a failed login that has not paid that yet.
+  void pay_for_failure(std::string_view password) const;
 
   /// Random per directory, never stored or shown.
   std::array<unsigned char, 32> key_{};
@@ -60,6 +69,9 @@ private:
   std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> keyed_{
     nullptr, &EVP_MAC_CTX_free};
   std::unordered_map<std::string, account> by_email_;
+  /// Matches no password; as costly to check as the costliest user's hash.
+  /// None when no user has a hash.
+  std::optional<password_hash> decoy_;
   /// Guards account::verified.
   mutable std::mutex mutex_;
 };

@@ -63,6 +63,25 @@ password_hash password_hash::make(std::string_view password,
   return result;
 }
 
+password_hash password_hash::decoy(const password_hash& model) {
+  password_hash result;
+  result.iterations_ = model.iterations_;
+  result.salt_.resize(model.salt_.size());
+  result.hash_.resize(model.hash_.size());
+  for (auto* part : {&result.salt_, &result.hash_})
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(part->data()),
+                   static_cast<int>(part->size()))
+        != 1)
+      throw std::runtime_error("no random bytes from OpenSSL for a decoy");
+  return result;
+}
+
+std::uint64_t password_hash::cost() const noexcept {
+  constexpr std::size_t block_bytes = 32; // SHA-256's output
+  return std::uint64_t{iterations_}
+         * ((hash_.size() + block_bytes - 1) / block_bytes);
+}
+
 std::optional<password_hash> password_hash::parse(std::string_view text,
                                                   std::string* problem) {
   auto fail = [problem](const char* why) -> std::optional<password_hash> {

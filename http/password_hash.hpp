@@ -36,6 +36,11 @@ public:
   static password_hash make(std::string_view password,
                             std::uint32_t iterations = default_iterations);
 
+  /// A hash no password matches (its hash part is random) that costs as
+  /// much to check as `model`: for checks whose time must not tell that
+  /// there was nothing to check against.
+  static password_hash decoy(const password_hash& model);
+
   /// Reads the string form; nothing when it is malformed, and then
   /// `problem` (if given) says why without quoting any of `text`.
   static std::optional<password_hash> parse(std::string_view text,
@@ -49,6 +54,10 @@ public:
   bool matches(std::string_view password) const;
 
   std::uint32_t iterations() const noexcept { return iterations_; }
+
+  /// What a check costs, in PBKDF2 block computations (each one
+  /// `iterations` HMACs per 32 bytes of hash).
+  std::uint64_t cost() const noexcept;
 
 private:
   password_hash() = default;

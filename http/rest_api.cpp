@@ -27,6 +27,7 @@
 #include "http/json_mapping.hpp"
 #include "http/list_cache.hpp"
 #include "http/pending_bound.hpp"
+#include "http/request_audit.hpp"
 
 namespace cluster_actions::http {
 
@@ -238,6 +239,7 @@ struct response_output<caf::response_handle<Self, Output, true>> {
 /// A reply handler answering 200 with the action object.
 auto send_action(Response& res) {
   return [&res](action_status& status) {
+    note_action(status);
     send_json(res, 200, action_json(status));
   };
 }
@@ -250,6 +252,7 @@ public:
     : supervisor_(std::move(supervisor)),
       users_(std::move(users)),
       throttle_(settings.throttle),
+      proxies_(settings.proxies),
       reply_timeout_(settings.reply_timeout),
       max_body_bytes_(settings.max_body_bytes),
       pending_(settings.max_pending_requests),
@@ -349,9 +352,11 @@ private:
   /// Answers 401 or 403 itself and returns false when the caller may not
   /// go on. Runs before any body is parsed.
   bool authorize(const Request& req, Response& res, permission needed) {
+    const auto client = client_address(req, proxies_);
     // An address with too many failed logins is refused before any
     // password check, so that it cannot go on guessing.
-    if (auto wait = throttle_.refused(req.remote_addr)) {
+    if (auto wait = throttle_.refused(client)) {
+      note_given_user(req);
       res.set_header("Retry-After", std::to_string(wait->count()));
       send_error(res, 429, "too_many_requests",
                  "too many failed logins from this address; retry in "
@@ -366,14 +371,17 @@ private:
     if (who == nullptr) {
       // A request without credentials is no login attempt: clients often
       // send one first to learn the scheme.
-      if (header != req.headers.end())
-        throttle_.failed(req.remote_addr);
+      if (header != req.headers.end()) {
+        throttle_.failed(client);
+        note_given_user(req);
+      }
       res.set_header("WWW-Authenticate", challenge_);
       send_error(res, 401, "unauthorized",
                  "valid HTTP Basic credentials are required (the user name "
                  "is the email)");
       return false;
     }
+    note_user(who->email);
     if (!has_permission(who->role, needed)) {
       send_error(res, 403, "forbidden",
                  "this user's role lacks the "
@@ -476,6 +484,7 @@ private:
   supervisor_actor supervisor_;
   user_directory users_;
   login_throttle throttle_;
+  trusted_proxies proxies_;
   std::chrono::milliseconds reply_timeout_;
   std::size_t max_body_bytes_;
   pending_bound pending_;
@@ -549,6 +558,8 @@ void mount_routes(httplib::Server& server, caf::actor_system& system,
                   const rest_settings& settings) {
   auto handlers = std::make_shared<api>(system, std::move(supervisor),
                                         std::move(users), settings);
+  if (settings.audit)
+    audit_requests(server, settings.audit, settings.proxies);
   auto route_to = [&handlers](void (api::*member)(const Request&, Response&)) {
     return [handlers, member](const Request& req, Response& res) {
       (handlers.get()->*member)(req, res);

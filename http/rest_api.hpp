@@ -5,13 +5,16 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/fwd.hpp>
 
 #include "http/access.hpp"
+#include "http/audit_log.hpp"
 #include "http/login_throttle.hpp"
+#include "http/trusted_proxies.hpp"
 #include "messages/interfaces.hpp"
 
 namespace httplib {
@@ -52,6 +55,12 @@ struct rest_settings {
   /// Failed logins per client address before it gets 429 (see
   /// login_throttle).
   login_throttle::settings throttle = {};
+  /// The reverse proxies whose X-Forwarded-For names the client, for the
+  /// login throttle and the audit log; none by default.
+  trusted_proxies proxies = {};
+  /// Where mount_routes records who did what (see request_audit.hpp for
+  /// which requests); none by default.
+  std::shared_ptr<audit_log> audit = {};
 };
 
 /// Applies the socket, pool, timeout and error-handling settings the REST
@@ -70,10 +79,11 @@ int bind_server(httplib::Server& server, const std::string& host, int port,
 /// Mounts the four /v1/cluster/actions endpoints on a host's server; only
 /// `users` may call them (HTTP Basic auth, their role deciding what they
 /// may do). Each request is one typed request to `supervisor`, awaited with
-/// `settings.reply_timeout`. `system` and `supervisor` must outlive
-/// `server`'s last request: stop and join the server before the actor
-/// system goes. Throws std::invalid_argument for users user_directory
-/// refuses.
+/// `settings.reply_timeout`. With `settings.audit`, every request the audit
+/// log wants is recorded there (this takes `server`'s post-routing
+/// handler). `system` and `supervisor` must outlive `server`'s last
+/// request: stop and join the server before the actor system goes. Throws
+/// std::invalid_argument for users user_directory refuses.
 void mount_routes(httplib::Server& server, caf::actor_system& system,
                   supervisor_actor supervisor, std::vector<user> users,
                   const rest_settings& settings);

@@ -1,5 +1,6 @@
 // Credentials and the login throttle, without a server: base64, password
-// hashes, the user directory and its cache, failed-login counting.
+// hashes, the user directory and its cache, failed-login counting, the
+// client address behind trusted proxies, and which requests are audited.
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -13,6 +14,8 @@
 #include "http/basic_auth.hpp"
 #include "http/login_throttle.hpp"
 #include "http/password_hash.hpp"
+#include "http/request_audit.hpp"
+#include "http/trusted_proxies.hpp"
 
 using namespace std::chrono_literals;
 using namespace cluster_actions::http;
@@ -283,4 +286,120 @@ TEST_CASE("the login throttle") {
       thread.join();
     CHECK(shared.refused("10.0.0.1"));
   }
+}
+
+TEST_CASE("the user name a Basic header gives, never its password") {
+  CHECK(given_user_name(basic("a@x", "pass:word")) == "a@x");
+  CHECK(given_user_name("basic  " + encode_base64("b@x:")) == "b@x");
+  // A token without ':' might be a password sent alone.
+  CHECK(given_user_name("Basic " + encode_base64("just-a-password")).empty());
+  CHECK(given_user_name("Bearer " + encode_base64("a@x:pw")).empty());
+  CHECK(given_user_name("Basic !!!").empty());
+  CHECK(given_user_name("").empty());
+}
+
+TEST_CASE("a decoy hash costs what its model costs and matches nothing") {
+  auto model = password_hash::make("model secret", 12'345);
+  auto decoy = password_hash::decoy(model);
+  CHECK(decoy.iterations() == 12'345);
+  CHECK(decoy.cost() == model.cost());
+  CHECK(decoy.to_string() != model.to_string());
+  CHECK(password_hash::parse(decoy.to_string()));
+  for (const char* attempt : {"model secret", "", "x"})
+    CHECK_FALSE(decoy.matches(attempt));
+  // A longer hash is more PBKDF2 blocks.
+  auto longer = password_hash::parse(
+    "pbkdf2-sha256$10000$c2FsdHNhbHRzYWx0c2FsdA==$"
+    + encode_base64(std::string(48, 'h')));
+  REQUIRE(longer);
+  CHECK(longer->cost() == 20'000);
+  CHECK(password_hash::decoy(*longer).cost() == 20'000);
+}
+
+TEST_CASE("trusted proxies name the client from X-Forwarded-For") {
+  const trusted_proxies proxies{{"10.0.0.0/8", "192.168.1.1", "fd00::/8"}};
+
+  SECTION("addresses and networks of either family") {
+    CHECK(proxies.trusts("10.1.2.3"));
+    CHECK(proxies.trusts("::ffff:10.1.2.3"));
+    CHECK(proxies.trusts("192.168.1.1"));
+    CHECK_FALSE(proxies.trusts("192.168.1.2"));
+    CHECK(proxies.trusts("fd12::1"));
+    CHECK_FALSE(proxies.trusts("fe80::1"));
+    CHECK_FALSE(proxies.trusts("11.0.0.1"));
+    CHECK_FALSE(proxies.trusts("not an address"));
+    CHECK(trusted_proxies{{"0.0.0.0/0"}}.trusts("203.0.113.9"));
+    CHECK_FALSE(trusted_proxies{{"0.0.0.0/0"}}.trusts("2001:db8::1"));
+    CHECK(trusted_proxies{{"::/0"}}.trusts("2001:db8::1"));
+    CHECK(trusted_proxies{{"10.0.0.1/31"}}.trusts("10.0.0.0"));
+    CHECK_FALSE(trusted_proxies{{"10.0.0.1/31"}}.trusts("10.0.0.2"));
+  }
+
+  SECTION("the right-most address that is not a trusted proxy") {
+    CHECK(proxies.client_address("10.0.0.5", "203.0.113.7") == "203.0.113.7");
+    CHECK(proxies.client_address("10.0.0.5", "198.51.100.1, 203.0.113.7")
+          == "203.0.113.7");
+    CHECK(proxies.client_address("10.0.0.5", "203.0.113.7,10.9.9.9, 192.168.1.1")
+          == "203.0.113.7");
+    CHECK(proxies.client_address("::ffff:10.0.0.5", " 2001:db8::7 ")
+          == "2001:db8::7");
+    CHECK(proxies.client_address("fd00::1", "::ffff:203.0.113.7")
+          == "203.0.113.7");
+  }
+
+  SECTION("only proxies' headers are believed") {
+    CHECK(proxies.client_address("203.0.113.7", "198.51.100.1")
+          == "203.0.113.7");
+    CHECK(proxies.client_address("::ffff:203.0.113.7", "198.51.100.1")
+          == "203.0.113.7");
+    CHECK(trusted_proxies{}.client_address("127.0.0.1", "198.51.100.1")
+          == "127.0.0.1");
+  }
+
+  SECTION("without the header, or with all of it trusted, the last proxy "
+          "heard of") {
+    CHECK(proxies.client_address("10.0.0.5", "") == "10.0.0.5");
+    CHECK(proxies.client_address("10.0.0.5", "10.0.0.9, 10.0.0.8")
+          == "10.0.0.9");
+  }
+
+  SECTION("an entry that is no address: the proxy that passed it on") {
+    CHECK(proxies.client_address("10.0.0.5", "203.0.113.7, unknown")
+          == "10.0.0.5");
+    CHECK(proxies.client_address("10.0.0.5", "bogus, 10.0.0.6") == "10.0.0.6");
+    CHECK(proxies.client_address("10.0.0.5", "203.0.113.7:4711") == "10.0.0.5");
+    CHECK(proxies.client_address("10.0.0.5", ",") == "10.0.0.5");
+  }
+
+  SECTION("entries that are neither address nor CIDR are refused") {
+    for (const char* bad : {"", "10.0.0.0/33", "fd00::/129", "10.0.0.0/",
+                            "10.0.0.0/x", "10.0.0/8", "host.example",
+                            "10.0.0.1 "}) {
+      INFO(bad);
+      CHECK_FALSE(trusted_proxies::entry_problem(bad).empty());
+      CHECK_THROWS_AS(trusted_proxies{{bad}}, std::invalid_argument);
+    }
+  }
+}
+
+TEST_CASE("which requests the audit log records, and as what") {
+  const std::string action = "/v1/cluster/actions/reindex";
+  const std::string list = "/v1/cluster/actions";
+  CHECK(audit_event("POST", action, 200, true) == "start_accepted");
+  CHECK(audit_event("POST", action, 409, true) == "start_refused");
+  CHECK(audit_event("POST", action, 413, true) == "start_refused");
+  CHECK(audit_event("POST", list + "/bad.name", 400, true) == "start_refused");
+  CHECK(audit_event("POST", list, 405, true) == "start_refused");
+  CHECK(audit_event("DELETE", action, 200, true) == "cancel_accepted");
+  CHECK(audit_event("DELETE", action, 404, true) == "cancel_refused");
+  CHECK(audit_event("GET", action, 401, true) == "login_failed");
+  CHECK(audit_event("POST", action, 401, false) == "credentials_missing");
+  CHECK(audit_event("GET", list, 403, true) == "permission_denied");
+  CHECK(audit_event("DELETE", action, 429, true) == "login_throttled");
+  CHECK(audit_event("POST", "/elsewhere", 404, false) == "request_refused");
+  // Reads, and a host's own routes that succeed, are not recorded.
+  CHECK(audit_event("GET", action, 200, true).empty());
+  CHECK(audit_event("GET", action, 404, true).empty());
+  CHECK(audit_event("POST", "/elsewhere", 200, true).empty());
+  CHECK(audit_event("PUT", action, 405, true).empty());
 }

@@ -3,10 +3,16 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <map>
 #include <optional>
+#include <stdexcept>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -29,6 +35,39 @@ struct config : caf::actor_system_config {
   config() {
     cluster_actions::add_message_types(*this);
   }
+};
+
+/// Sets (a value) or removes (nullopt) variables of this process's
+/// environment, and puts back what was there before when it goes.
+class environment_change {
+public:
+  using change = std::pair<std::string, std::optional<std::string>>;
+
+  environment_change(std::initializer_list<change> wanted) {
+    for (const auto& [name, value] : wanted) {
+      const char* before = std::getenv(name.c_str());
+      saved_.emplace_back(name, before ? std::optional<std::string>{before}
+                                       : std::nullopt);
+      apply(name, value);
+    }
+  }
+  ~environment_change() {
+    for (const auto& [name, value] : saved_)
+      apply(name, value);
+  }
+  environment_change(const environment_change&) = delete;
+  environment_change& operator=(const environment_change&) = delete;
+
+private:
+  static void apply(const std::string& name,
+                    const std::optional<std::string>& value) {
+    if (value)
+      ::setenv(name.c_str(), value->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+
+  std::vector<change> saved_;
 };
 
 /// What a worker reported to its owner.
@@ -188,21 +227,96 @@ TEST_CASE_METHOD(fixture, "parameters reach the command in its environment",
                  "[command]") {
   auto marker = dir.file("executed");
   auto target = "$(touch " + marker + ")";
-  setenv("COMMAND_WORK_TEST_INHERITED", "inherited", 1);
-  setenv("ACTION_PARAM_TARGET", "the server's", 1);
+  environment_change server_env{{"ACTION_PARAM_TARGET", "the server's"}};
   auto result = run(sh("echo \"$CLUSTER_ACTION_NAME|$CLUSTER_ACTION_UID|"
-                       "$COMMAND_WORK_TEST_INHERITED|$ACTION_PARAM_MAX_COUNT|"
-                       "$ACTION_PARAM_TARGET\" >&2\n"
+                       "$ACTION_PARAM_MAX_COUNT|$ACTION_PARAM_TARGET\" >&2\n"
                        "exit 1"),
                     {{"target", {param_kind::string, target}},
                      {"max-count", {param_kind::integer, "3"}}});
-  unsetenv("COMMAND_WORK_TEST_INHERITED");
-  unsetenv("ACTION_PARAM_TARGET");
   CHECK(result.outcome.error_code == "command_failed");
   CHECK(result.outcome.error_message
-        == "command exited with status 1: test_action|run-1|inherited|3|"
-             + target);
+        == "command exited with status 1: test_action|run-1|3|" + target);
   CHECK_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_CASE_METHOD(fixture, "a command gets the fixed list, its type's "
+                          "additions and its run's variables, nothing else",
+                 "[command][environment]") {
+  environment_change server_env{
+    {"LANG", "C.UTF-8"},
+    {"LC_ALL", std::nullopt},
+    {"TZ", "Europe/Paris"},
+    {"PATH", "/opt/server/bin:/usr/bin"},
+    {"HOME", "/root"},
+    {"CLUSTER_ACTIONS_ADMIN_PASSWORD", "the admin's secret"},
+    {"COMMAND_TEST_SHARED", "shared value"},
+    {"COMMAND_TEST_PRIVATE", "not for commands"},
+    {"CLUSTER_ACTION_NAME", "the server's"},
+  };
+  const auto out = std::filesystem::path{dir.file("env.txt")};
+  command_spec spec{{PRINT_ENVIRONMENT, out.string()}, dir.path()};
+  spec.environment.fixed = {{"GREETING", "hello there"}, {"TZ", "UTC"}};
+  spec.environment.inherited = {"COMMAND_TEST_SHARED", "COMMAND_TEST_ABSENT"};
+  auto result = run(spec, {{"max-count", {param_kind::integer, "3"}}});
+  REQUIRE(result.outcome.succeeded);
+
+  std::map<std::string, std::string> received;
+  std::ifstream in{out};
+  for (std::string line; std::getline(in, line);) {
+    auto equals = line.find('=');
+    REQUIRE(equals != std::string::npos);
+    CHECK(received.emplace(line.substr(0, equals), line.substr(equals + 1))
+            .second);
+  }
+  const std::map<std::string, std::string> expected{
+    {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+    {"LANG", "C.UTF-8"},
+    {"TZ", "UTC"},
+    {"HOME", dir.path()},
+    {"GREETING", "hello there"},
+    {"COMMAND_TEST_SHARED", "shared value"},
+    {"CLUSTER_ACTION_NAME", "test_action"},
+    {"CLUSTER_ACTION_UID", "run-1"},
+    {"ACTION_PARAM_MAX_COUNT", "3"},
+  };
+  CHECK(received == expected);
+}
+
+TEST_CASE("the environment's names: parameters, and what a type may add",
+          "[environment]") {
+  CHECK(param_variable("count") == "ACTION_PARAM_COUNT");
+  CHECK(param_variable("max-count.v2") == "ACTION_PARAM_MAX_COUNT_V2");
+  CHECK(environment_name_problem("GREETING").empty());
+  CHECK(environment_name_problem("_x1").empty());
+  CHECK(environment_name_problem("PATH").empty());
+  for (const char* bad : {"", "1ABC", "A-B", "A=B", "A B"}) {
+    INFO(bad);
+    CHECK_THAT(environment_name_problem(bad),
+               Catch::StartsWith("not a variable name"));
+  }
+  CHECK_THAT(environment_name_problem("CLUSTER_ACTIONS_ADMIN_PASSWORD"),
+             Catch::Contains("never passed to a command"));
+  for (const char* own :
+       {"CLUSTER_ACTION_NAME", "CLUSTER_ACTION_UID", "ACTION_PARAM_X"}) {
+    INFO(own);
+    CHECK(environment_name_problem(own) == "is set by the server for each run");
+  }
+}
+
+TEST_CASE_METHOD(fixture, "a command can never be given the admin password",
+                 "[command][environment]") {
+  command_spec fixed{{"/bin/true"}, dir.path()};
+  fixed.environment.fixed = {{"CLUSTER_ACTIONS_ADMIN_PASSWORD", "x"}};
+  CHECK_THROWS_WITH(command_work(fixed, monitor),
+                    Catch::Contains("CLUSTER_ACTIONS_ADMIN_PASSWORD"));
+  command_spec inherited{{"/bin/true"}, dir.path()};
+  inherited.environment.inherited = {"CLUSTER_ACTIONS_ADMIN_PASSWORD"};
+  CHECK_THROWS_AS(command_work(inherited, monitor), std::invalid_argument);
+  command_spec twice{{"/bin/true"}, dir.path()};
+  twice.environment.fixed = {{"GREETING", "x"}};
+  twice.environment.inherited = {"GREETING"};
+  CHECK_THROWS_WITH(command_work(twice, monitor),
+                    Catch::Contains("both fixed and inherited"));
 }
 
 TEST_CASE_METHOD(fixture, "a failing command quotes its last stderr line",

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/config.hpp"
+#include "app/config_permissions.hpp"
 #include "app/tls.hpp"
 #include "http/password_hash.hpp"
 #include "test_support.hpp"
@@ -137,6 +139,9 @@ TEST_CASE("optional keys take their defaults") {
   CHECK(cfg.actions[0].params.empty());
   CHECK(cfg.actions[0].timeout == std::chrono::seconds{3600});
   CHECK(cfg.actions[0].cancel_grace == std::chrono::seconds{10});
+  CHECK(cfg.actions[0].environment.fixed.empty());
+  CHECK(cfg.actions[0].environment.inherited.empty());
+  CHECK(cfg.trusted_proxies.empty());
   CHECK(cfg.actions[1].params.at("n").type == param_type::number);
   CHECK_FALSE(cfg.actions[1].params.at("n").required);
 }
@@ -234,7 +239,8 @@ TEST_CASE("top-level errors name the file and the key") {
   check_error(error_of(with("/listn", "127.0.0.1:1")), "listn",
               "unknown key (expected one of listen, data_dir, tls, "
               "max_running_actions, max_body_bytes, max_pending_requests, "
-              "request_timeout_s, http_threads, users, actions)");
+              "request_timeout_s, http_threads, trusted_proxies, users, "
+              "actions)");
   check_error(error_of(with("/max_body_bytes", 0)), "max_body_bytes",
               "must be a positive integer");
   check_error(error_of(with("/max_pending_requests", -1)),
@@ -388,7 +394,7 @@ TEST_CASE("actions are checked entry by entry") {
   check_error(error_of(with("/actions/rotate_logs/timout_s", 5)),
               action + ".timout_s",
               "unknown key (expected one of command, params, timeout_s, "
-              "cancel_grace_s)");
+              "cancel_grace_s, env, inherit_env)");
   check_error(error_of(with("/actions/rotate_logs", "/bin/true")), action,
               "must be an object");
 
@@ -454,6 +460,112 @@ TEST_CASE("parameters are declared with a type and an optional required") {
               params + ".count",
               "clashes with parameter \"Count\": both would be "
               "ACTION_PARAM_COUNT");
+}
+
+TEST_CASE("env and inherit_env add variables to an action type's commands") {
+  const std::string action = "actions.rotate_logs";
+  auto cfg = parse(with("/actions/rotate_logs/env",
+                        {{"LOGROTATE_MODE", "force"}, {"TZ", "UTC"}}));
+  CHECK(cfg.actions[0].environment.fixed
+        == std::map<std::string, std::string>{{"LOGROTATE_MODE", "force"},
+                                              {"TZ", "UTC"}});
+  cfg = parse(with("/actions/rotate_logs/inherit_env", {"http_proxy", "LANG"}));
+  CHECK(cfg.actions[0].environment.inherited
+        == std::vector<std::string>{"http_proxy", "LANG"});
+
+  SECTION("the admin password can never be passed") {
+    check_error(error_of(with("/actions/rotate_logs/env",
+                              {{"CLUSTER_ACTIONS_ADMIN_PASSWORD", "x"}})),
+                action + ".env.CLUSTER_ACTIONS_ADMIN_PASSWORD",
+                "\"CLUSTER_ACTIONS_ADMIN_PASSWORD\": holds the admin "
+                "password, which is never passed to a command");
+    check_error(error_of(with("/actions/rotate_logs/inherit_env",
+                              {"LANG", "CLUSTER_ACTIONS_ADMIN_PASSWORD"})),
+                action + ".inherit_env[1]", "never passed to a command");
+  }
+  SECTION("nor the run's own variables, nor names a shell cannot use") {
+    check_error(error_of(with("/actions/rotate_logs/env",
+                              {{"ACTION_PARAM_TARGET", "x"}})),
+                action + ".env.ACTION_PARAM_TARGET",
+                "is set by the server for each run");
+    check_error(error_of(with("/actions/rotate_logs/inherit_env",
+                              {"CLUSTER_ACTION_UID"})),
+                action + ".inherit_env[0]", "is set by the server for each run");
+    check_error(error_of(with("/actions/rotate_logs/env", {{"A-B", "x"}})),
+                action + ".env.A-B", "not a variable name");
+    check_error(error_of(with("/actions/rotate_logs/inherit_env", {"1X"})),
+                action + ".inherit_env[0]", "not a variable name");
+  }
+  SECTION("a variable is given a value or inherited, not both") {
+    auto both = with("/actions/rotate_logs/env", {{"LANG", "C"}});
+    both["actions"]["rotate_logs"]["inherit_env"] = {"LANG"};
+    check_error(error_of(both), action + ".inherit_env[0]",
+                "\"LANG\" is in \"env\" too");
+  }
+  SECTION("values are strings, the list an array of names") {
+    check_error(error_of(with("/actions/rotate_logs/env", {{"N", 3}})),
+                action + ".env.N", "must be a string");
+    check_error(error_of(with("/actions/rotate_logs/env", "N=3")),
+                action + ".env", "must be an object");
+    check_error(error_of(with("/actions/rotate_logs/inherit_env", "LANG")),
+                action + ".inherit_env", "must be an array");
+  }
+}
+
+TEST_CASE("trusted_proxies lists addresses and CIDRs, IPv4 and IPv6") {
+  auto cfg = parse(with("/trusted_proxies",
+                        {"10.0.0.7", "192.168.0.0/16", "::1", "fd00::/8"}));
+  CHECK(cfg.trusted_proxies
+        == std::vector<std::string>{"10.0.0.7", "192.168.0.0/16", "::1",
+                                    "fd00::/8"});
+  check_error(error_of(with("/trusted_proxies", {"10.0.0.0/33"})),
+              "trusted_proxies[0]",
+              "\"10.0.0.0/33\": the prefix length after '/' must be 0 to 32");
+  check_error(error_of(with("/trusted_proxies", {"::1", "fd00::/129"})),
+              "trusted_proxies[1]", "must be 0 to 128");
+  check_error(error_of(with("/trusted_proxies", {"proxy.example.com"})),
+              "trusted_proxies[0]",
+              "\"proxy.example.com\": not an IPv4 or IPv6 address");
+  check_error(error_of(with("/trusted_proxies", {"10.0.0.0/"})),
+              "trusted_proxies[0]", "the prefix length");
+  check_error(error_of(with("/trusted_proxies", "10.0.0.1")),
+              "trusted_proxies", "must be an array");
+}
+
+TEST_CASE("a configuration file with a plain password must be private") {
+  auto dir = fs::temp_directory_path()
+             / ("config_test_mode." + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto path = (dir / "cfg.json").string();
+  std::ofstream{path} << example.dump(2);
+  const auto cfg = load_config_file(path);
+  auto warning_at = [&](fs::perms mode) {
+    fs::permissions(path, mode);
+    return config_permissions_warning(path, cfg);
+  };
+  using p = fs::perms;
+  CHECK(warning_at(p::owner_read | p::owner_write).empty());
+  CHECK(warning_at(p::owner_read).empty());
+  CHECK(warning_at(p::owner_read | p::owner_write | p::group_read
+                   | p::others_read)
+        == "warning: " + path
+             + " holds a plain \"password\" and is readable by others (mode "
+               "0644): make it owner-only (chmod 600 "
+             + path
+             + "), or replace the password with a \"password_hash\" "
+               "(cluster-actions-server hash-password)");
+  CHECK_THAT(warning_at(p::owner_read | p::owner_write | p::group_read),
+             Catch::Contains("readable by its group (mode 0640)"));
+
+  SECTION("hashes alone need no warning") {
+    auto hashed = cfg;
+    hashed.users[0].password.clear();
+    hashed.users[0].password_hash
+      = http::password_hash::make("s3cret", 10'000).to_string();
+    fs::permissions(path, p::owner_read | p::owner_write | p::others_read);
+    CHECK(config_permissions_warning(path, hashed).empty());
+  }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("load_config_file names the file in its errors") {

@@ -34,6 +34,7 @@
 #include "http/json_mapping.hpp"
 #include "running_server.hpp"
 #include "test_support.hpp"
+#include "tls_probe.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -214,28 +215,14 @@ std::string post_head(const std::string& target, const std::string& extra = "") 
 
 /// A TLS connection over a raw socket, for requests httplib's client would
 /// not send. The server's certificate is not checked: https-tests does that.
-class tls_connection {
+class tls_connection : public cluster_actions::testing::tls_connection {
 public:
-  explicit tls_connection(int port)
-    : fd_(connect_to(port)), ctx_(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free),
-      ssl_(nullptr, &SSL_free) {
-    REQUIRE(ctx_);
-    ssl_.reset(SSL_new(ctx_.get()));
-    REQUIRE(ssl_);
-    SSL_set_fd(ssl_.get(), fd_);
-    REQUIRE(SSL_connect(ssl_.get()) == 1);
-  }
-  ~tls_connection() {
-    ssl_.reset();
-    ::close(fd_);
-  }
-  tls_connection(const tls_connection&) = delete;
-  tls_connection& operator=(const tls_connection&) = delete;
+  using cluster_actions::testing::tls_connection::tls_connection;
 
   /// Sends what it can of `data` (the server may close early).
   void send(const std::string& data) {
     for (std::size_t done = 0; done < data.size();) {
-      auto n = SSL_write(ssl_.get(), data.data() + done,
+      auto n = SSL_write(ssl(), data.data() + done,
                          static_cast<int>(data.size() - done));
       if (n <= 0)
         return;
@@ -245,7 +232,7 @@ public:
 
   /// Whether the server has sent something (an answer, or its close).
   bool answered_within(std::chrono::milliseconds within) {
-    return SSL_pending(ssl_.get()) > 0 || readable_within(fd_, within);
+    return SSL_pending(ssl()) > 0 || readable_within(fd(), within);
   }
 
   /// Reads until the server closes the connection or `within` passes.
@@ -253,15 +240,10 @@ public:
     return read_until_closed(
       [this](auto left) { return answered_within(left); },
       [this](char* buffer, std::size_t size) {
-        return SSL_read(ssl_.get(), buffer, static_cast<int>(size));
+        return SSL_read(ssl(), buffer, static_cast<int>(size));
       },
       within);
   }
-
-private:
-  int fd_;
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_;
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
 };
 
 raw_reply tls_round_trip(int port, const std::string& request) {

@@ -343,7 +343,8 @@ TEST_CASE("TLS 1.2 is the oldest version served") {
   temp_dir dir;
   const app::tls_files files{dir.file("cert.pem"), dir.file("key.pem")};
   app::write_self_signed(files, {{"localhost"}, {"127.0.0.1"}});
-  auto https = app::make_https_server(files, {});
+  const app::server_certificate certificate{files, "cert", "key"};
+  auto https = app::make_https_server(certificate, {});
   auto* ssl_server = dynamic_cast<httplib::SSLServer*>(https.get());
   REQUIRE(ssl_server != nullptr);
   CHECK(SSL_CTX_get_min_proto_version(ssl_server->ssl_context())

@@ -37,6 +37,9 @@ public:
   const app::server* operator->() const {
     return &server_;
   }
+  app::server* operator->() {
+    return &server_;
+  }
   int port() const {
     return server_.port();
   }

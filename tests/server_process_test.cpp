@@ -1,7 +1,8 @@
 // The real `cluster-actions-server` binary, started as a child process: the
 // `listening on` line, configuration errors, the embedded default, a port in
-// use, and SIGTERM / SIGINT with live runs (exit 0, no process of a run
-// left behind).
+// use, SIGTERM / SIGINT with live runs (exit 0, no process of a run left
+// behind), SIGHUP (certificate reload, audit log reopened), the warning
+// about a readable configuration, and what a command's environment holds.
 //
 // Every child is owned by a guard that SIGKILLs and reaps it when a test
 // ends early, and every wait polls a condition against a deadline.
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
@@ -34,8 +36,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "app/tls.hpp"
 #include "running_server.hpp"
 #include "test_support.hpp"
+#include "tls_probe.hpp"
 
 extern char** environ;
 
@@ -702,4 +706,139 @@ TEST_CASE("a port in use: the second server exits 1, the first serves on") {
   }
   first.signal(SIGTERM);
   CHECK(describe_status(first.require_exit()) == "exit 0");
+}
+
+namespace {
+
+/// The lines of `path` that hold `event` (an audit log's JSON lines).
+std::size_t audit_events(const std::string& path, const std::string& event) {
+  std::size_t count = 0;
+  for (const auto& line : lines_of(read_file(path)))
+    count += json::parse(line)["event"] == event ? 1 : 0;
+  return count;
+}
+
+/// Polls `done` until it holds; fails the test after `within`.
+void require_eventually(const std::function<bool()>& done,
+                        const std::string& what,
+                        std::chrono::milliseconds within = 10s) {
+  auto deadline = steady::now() + within;
+  while (!done()) {
+    if (steady::now() > deadline)
+      FAIL(what << " did not happen in time");
+    std::this_thread::sleep_for(poll_interval);
+  }
+}
+
+} // namespace
+
+TEST_CASE("SIGHUP reloads an operator's certificate and reopens the audit "
+          "log") {
+  using cluster_actions::testing::file_serial;
+  using cluster_actions::testing::presented_serial;
+  temp_dir dir;
+  const cluster_actions::app::tls_files files{dir.file("cert.pem"),
+                                              dir.file("key.pem")};
+  const cluster_actions::app::certificate_names names{{"localhost"},
+                                                      {"127.0.0.1"}};
+  cluster_actions::app::write_self_signed(files, names);
+  const auto first = file_serial(files.cert_file);
+  auto config = json::parse(read_file(write_config(dir, "127.0.0.1:0")));
+  config["tls"] = {{"cert_file", files.cert_file}, {"key_file", files.key_file}};
+  write_file(dir.file("config.json"), config.dump(2));
+  server_process server{dir, "server", {"--config", dir.file("config.json")},
+                        dir.path()};
+  const int port = server.wait_listening();
+  CHECK(server.certificate() == files.cert_file);
+  CHECK(presented_serial(port) == first);
+  auto wrong = make_client(port, email, "wrong", files.cert_file);
+  const auto audit = dir.file("data/audit.log");
+
+  // logrotate moves the log away, then sends SIGHUP.
+  std::filesystem::rename(audit, audit + ".1");
+  cluster_actions::app::write_self_signed(files, names);
+  const auto second = file_serial(files.cert_file);
+  server.signal(SIGHUP);
+  require_eventually([&] { return presented_serial(port) == second; },
+                     "the new certificate");
+  CHECK_THAT(server.err(), Catch::Contains("reloaded the certificate "
+                                           + files.cert_file));
+  auto res = make_client(port, email, "wrong", files.cert_file)
+               .Get(list_path.c_str());
+  REQUIRE(res);
+  CHECK(res->status == 401);
+  require_eventually([&] { return audit_events(audit, "login_failed") == 1; },
+                     "a line in the reopened audit log");
+  CHECK(audit_events(audit + ".1", "server_started") == 1);
+  CHECK(audit_events(audit + ".1", "login_failed") == 0);
+
+  // A pair that does not load: refused, the last one stays.
+  write_file(files.cert_file, "not a certificate\n");
+  server.signal(SIGHUP);
+  require_eventually(
+    [&] {
+      return server.err().find("cannot reload the certificate")
+             != std::string::npos;
+    },
+    "the refusal on stderr");
+  CHECK_THAT(server.err(), Catch::Contains("the one loaded before stays in use"));
+  CHECK(presented_serial(port) == second);
+  CHECK_FALSE(server.poll_exit());
+
+  server.signal(SIGTERM);
+  CHECK(describe_status(server.require_exit()) == "exit 0");
+  CHECK(audit_events(audit, "server_stopped") == 1);
+}
+
+TEST_CASE("a plain password in a file others can read: a warning, and the "
+          "server starts") {
+  temp_dir dir;
+  const auto path = write_config(dir, "127.0.0.1:0");
+  for (auto mode : {0644, 0640, 0600}) {
+    DYNAMIC_SECTION("mode " << std::oct << mode) {
+      REQUIRE(::chmod(path.c_str(), static_cast<mode_t>(mode)) == 0);
+      server_process server{dir, "server", {"--config", path}, dir.path()};
+      server.wait_listening();
+      const bool warned
+        = server.err().find("warning: " + path + " holds a plain \"password\"")
+          != std::string::npos;
+      INFO(server.err());
+      CHECK(warned == (mode != 0600));
+      server.signal(SIGTERM);
+      CHECK(describe_status(server.require_exit()) == "exit 0");
+    }
+  }
+}
+
+TEST_CASE("a command never sees the server's environment, nor the admin "
+          "password") {
+  temp_dir dir;
+  json actions = {{"env", {{"command", {PRINT_ENVIRONMENT, "env.txt"}},
+                           {"env", {{"GREETING", "hello"}}},
+                           {"inherit_env", {"LANG"}}}}};
+  auto config = write_config(dir, "127.0.0.1:0", actions);
+  server_process server{dir,
+                        "server",
+                        {"--config", config},
+                        dir.path(),
+                        {{password_variable, std::string{"the admin's"}},
+                         {"LANG", std::string{"C.UTF-8"}},
+                         {"SERVER_ONLY", std::string{"private"}}}};
+  const int port = server.wait_listening();
+  auto client = make_client(port, email, password);
+  auto res = client.Post((list_path + "/env").c_str());
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  wait_for_status(client, "env", status_is("completed"));
+  std::vector<std::string> names;
+  for (const auto& line : lines_of(read_file(dir.file("data/env.txt"))))
+    names.push_back(line.substr(0, line.find('=')));
+  std::sort(names.begin(), names.end());
+  CHECK(names
+        == std::vector<std::string>{"CLUSTER_ACTION_NAME", "CLUSTER_ACTION_UID",
+                                    "GREETING", "HOME", "LANG", "PATH"});
+  CHECK_THAT(read_file(dir.file("data/env.txt")),
+             Catch::Contains("HOME=" + dir.file("data") + "\n"));
+  server.signal(SIGTERM);
+  CHECK(describe_status(server.require_exit()) == "exit 0");
 }
