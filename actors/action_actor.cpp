@@ -21,6 +21,7 @@ struct run {
   double progress = 0.0;
   std::string error_code;
   std::string error_message;
+  std::string result;
   worker_actor worker;
   stop_reason stop = stop_reason::none;
 };
@@ -36,8 +37,10 @@ using self_pointer = action_actor::stateful_pointer<action_actor_state>;
 
 action_status status_of(const action_actor_state& st) {
   const auto& r = *st.current;
-  return {st.type.name,     r.uid,          r.state.current(),
-          r.progress,       r.error_code,   r.error_message};
+  action_status status{st.type.name, r.uid,          r.state.current(),
+                       r.progress,   r.error_code,   r.error_message};
+  status.result = r.result;
+  return status;
 }
 
 /// The current run when `uid` names it; messages about earlier runs are
@@ -88,6 +91,7 @@ void stop_work(self_pointer self, stop_reason why, caf::timespan grace) {
 /// why it was stopped.
 void on_finished(self_pointer self, const work_outcome& outcome) {
   auto& r = *self->state.current;
+  r.result = outcome.result;
   switch (r.state.current()) {
     case action_state::starting:
       // The work ended before it ever ran (e.g. its command cannot start).

@@ -505,8 +505,8 @@ server_config parse_config(const std::string& json_text,
     root.fail("the top level must be a JSON object");
   root.expect_object({"listen", "data_dir", "tls", "max_running_actions",
                       "max_body_bytes", "max_pending_requests",
-                      "request_timeout_s", "http_threads", "users",
-                      "actions"});
+                      "request_timeout_s", "http_threads", "store",
+                      "users", "actions"});
   server_config cfg;
   if (auto listen = root.find("listen"))
     read_listen(*listen, cfg);
@@ -530,6 +530,12 @@ server_config parse_config(const std::string& json_text,
     cfg.request_timeout = std::chrono::seconds{timeout->integer(1, 3600)};
   if (auto threads = root.find("http_threads"))
     cfg.http_threads = static_cast<std::size_t>(threads->integer(1, 4096));
+  if (auto store = root.find("store")) {
+    auto kind = store->text();
+    if (kind != "sqlite" && kind != "memory")
+      store->fail("must be \"sqlite\" or \"memory\"");
+    cfg.store = kind == "sqlite" ? store_kind::sqlite : store_kind::memory;
+  }
   cfg.users = read_users(root.at("users"));
   for (const auto& [name, entry] : root.at("actions").members())
     cfg.actions.push_back(read_action(name, entry));

@@ -40,6 +40,14 @@ struct tls_config {
   std::string key_file;  ///< for tls_mode::files
 };
 
+/// Where the server keeps the statuses of runs.
+enum class store_kind {
+  /// data_dir/state.db: statuses survive restarts and crashes.
+  sqlite,
+  /// Memory only: a restart starts with no statuses.
+  memory,
+};
+
 struct server_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9443; ///< 0 picks a free port
@@ -50,6 +58,7 @@ struct server_config {
   std::size_t max_pending_requests = 256; ///< awaiting actors at once; more: 503
   std::chrono::milliseconds request_timeout{10000}; ///< a request's arrival
   std::size_t http_threads = 256; ///< pool threads (one per connection)
+  store_kind store = store_kind::sqlite;
   std::vector<http::user> users;
   std::vector<command_action> actions;
 };
