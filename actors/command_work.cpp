@@ -29,6 +29,8 @@ struct command_worker_state {
   bool ended = false;
   double progress = 0;
   std::string last_stderr_line;
+  /// The text of the last "result: TEXT" line.
+  std::string result;
 
   /// Leaves nothing running behind, however the worker goes down.
   ~command_worker_state() {
@@ -65,6 +67,32 @@ std::optional<double> parse_progress(std::string_view line) {
   if (error != std::errc{} || last != end || !std::isfinite(value))
     return std::nullopt;
   return std::clamp(value, 0.0, 100.0);
+}
+
+/// The longest prefix of `text` of at most `max_bytes` that does not end
+/// inside a UTF-8 sequence (the text may also arrive cut inside one).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  auto end = std::min(text.size(), max_bytes);
+  // The lead byte of the last character that starts before `end`.
+  auto lead = end;
+  while (lead > 0 && (static_cast<unsigned char>(text[lead - 1]) & 0xC0) == 0x80)
+    --lead;
+  if (lead == 0)
+    return text.substr(0, end);
+  auto byte = static_cast<unsigned char>(text[lead - 1]);
+  std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+  return text.substr(0, lead - 1 + length <= end ? end : lead - 1);
+}
+
+/// The text of a "result: TEXT" line, if `line` is one: trimmed, and at
+/// most `max_result_bytes` long, cut on a character boundary.
+std::optional<std::string> parse_result(std::string_view line) {
+  constexpr std::string_view prefix = "result:";
+  constexpr std::size_t max_result_bytes = 4096;
+  if (line.substr(0, prefix.size()) != prefix)
+    return std::nullopt;
+  return std::string{
+    utf8_prefix(trim(line.substr(prefix.size())), max_result_bytes)};
 }
 
 std::string signal_name(int sig) {
@@ -123,6 +151,10 @@ command_worker(self_pointer self, action_actor owner,
     },
     [=](proc_stdout_atom, const std::string& line) {
       auto& st = self->state;
+      if (auto result = parse_result(line)) {
+        st.result = std::move(*result);
+        return;
+      }
       auto percent = parse_progress(line);
       if (percent && *percent > st.progress) {
         st.progress = *percent;
@@ -134,7 +166,9 @@ command_worker(self_pointer self, action_actor owner,
         self->state.last_stderr_line = line;
     },
     [=](proc_exited_atom, const process_exit& exit) {
-      finish(self, outcome_of(exit, self->state.last_stderr_line));
+      auto outcome = outcome_of(exit, self->state.last_stderr_line);
+      outcome.result = self->state.result;
+      finish(self, std::move(outcome));
     },
   };
 }

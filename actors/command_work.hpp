@@ -34,7 +34,10 @@ struct command_spec {
 /// std::invalid_argument for additions command_environment refuses.
 ///
 /// A stdout line "progress: N" reports N percent (clamped to 0..100; progress
-/// never goes back). The command succeeds when it exits with status 0, and
+/// never goes back). A stdout line "result: TEXT" sets the run's result to
+/// TEXT (trimmed; the last such line counts; at most 4,096 bytes, cut on a
+/// UTF-8 character boundary). Output lines are read up to 4 KiB, "result: "
+/// included, so a result line carries at most 4,088 bytes of text. The command succeeds when it exits with status 0, and
 /// the run finishes once nothing of its process group is left. Otherwise it
 /// fails with `spawn_failed`, `command_failed` (non-zero status) or
 /// `command_killed` (killed by a signal), quoting the last non-empty stderr

@@ -413,12 +413,9 @@ bool is_stale(const run_engine_state& state, const run_event& event) {
   return false;
 }
 
-} // namespace
-
-run_transition step(run_engine_state state, run_event event,
-                    const run_limits& limits) {
-  if (is_stale(state, event))
-    return {std::move(state), {}, event_fate::stale};
+/// The row of `event` in the table of `state`'s phase.
+run_transition apply_row(run_engine_state state, run_event& event,
+                         const run_limits& limits) {
   switch (state.phase) {
     case run_phase::idle:
       return in_idle(std::move(state), event, limits);
@@ -438,10 +435,26 @@ run_transition step(run_engine_state state, run_event event,
   return in_ended(std::move(state), event, limits);
 }
 
+} // namespace
+
+run_transition step(run_engine_state state, run_event event,
+                    const run_limits& limits) {
+  if (is_stale(state, event))
+    return {std::move(state), {}, event_fate::stale};
+  auto transition = apply_row(std::move(state), event, limits);
+  // What the work produced stays with the run, however the run ended.
+  if (auto finished = std::get_if<ev::finished>(&event);
+      finished && transition.fate == event_fate::handled)
+    transition.next.result = std::move(finished->outcome.result);
+  return transition;
+}
+
 action_status status_of(const run_engine_state& state,
                         const std::string& name) {
-  return {name,           state.uid,        state.status.current(),
-          state.progress, state.error_code, state.error_message};
+  action_status status{name,           state.uid,        state.status.current(),
+                       state.progress, state.error_code, state.error_message};
+  status.result = state.result;
+  return status;
 }
 
 std::string_view to_string(run_phase phase) noexcept {

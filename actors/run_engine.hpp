@@ -139,6 +139,7 @@ struct run_engine_state {
   double progress = 0.0;
   std::string error_code;
   std::string error_message;
+  std::string result; ///< what the work reported it produced, once finished
   /// The serial of the armed time limit and grace timer, 0 when none is
   /// armed. An armed timer cannot be called back, so disarming one only
   /// forgets its serial: when it fires, it is stale.

@@ -487,6 +487,7 @@ server_config parse_config(const std::string& json_text,
   root.expect_object({"listen", "data_dir", "tls", "max_running_actions",
                       "max_body_bytes", "max_pending_requests",
                       "request_timeout_s", "http_threads", "trusted_proxies",
+                      "store",
                       "users", "actions"});
   server_config cfg;
   if (auto listen = root.find("listen"))
@@ -513,6 +514,12 @@ server_config parse_config(const std::string& json_text,
     cfg.http_threads = static_cast<std::size_t>(threads->integer(1, 4096));
   if (auto proxies = root.find("trusted_proxies"))
     cfg.trusted_proxies = read_trusted_proxies(*proxies);
+  if (auto store = root.find("store")) {
+    auto kind = store->text();
+    if (kind != "sqlite" && kind != "memory")
+      store->fail("must be \"sqlite\" or \"memory\"");
+    cfg.store = kind == "sqlite" ? store_kind::sqlite : store_kind::memory;
+  }
   cfg.users = read_users(root.at("users"));
   for (const auto& [name, entry] : root.at("actions").members())
     cfg.actions.push_back(read_action(name, entry));

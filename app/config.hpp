@@ -43,6 +43,14 @@ struct tls_config {
   std::string key_file;  ///< for tls_mode::files
 };
 
+/// Where the server keeps the statuses of runs.
+enum class store_kind {
+  /// data_dir/state.db: statuses survive restarts and crashes.
+  sqlite,
+  /// Memory only: a restart starts with no statuses.
+  memory,
+};
+
 struct server_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9443; ///< 0 picks a free port
@@ -58,6 +66,7 @@ struct server_config {
   /// How often the self-signed certificate is checked for renewal while
   /// the server runs (not in the file: tests shorten it).
   std::chrono::milliseconds certificate_check_interval{std::chrono::hours{24}};
+  store_kind store = store_kind::sqlite;
   std::vector<http::user> users;
   std::vector<command_action> actions;
 };

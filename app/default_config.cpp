@@ -14,7 +14,7 @@ namespace {
 /// Collects what one needs to look into a node's problems (system, disks,
 /// memory, CPU, processes, network, kernel log; one file per section) into
 /// debuginfo/debuginfo-<UTC time>-<uid prefix>.tar.gz under data_dir, and
-/// prints the bundle's path last.
+/// prints the bundle's path last, as the run's result.
 constexpr const char* collect_debuginfo = R"sh(
 set -u
 umask 077 # the bundle shows process command lines: keep it private
@@ -68,7 +68,7 @@ done
 tar -czf "$work/$name.tar.gz" -C "$work" "$name" || exit 1
 mv "$work/$name.tar.gz" "debuginfo/$name.tar.gz" || exit 1
 echo "progress: 100"
-echo "bundle: $PWD/debuginfo/$name.tar.gz"
+echo "result: $PWD/debuginfo/$name.tar.gz"
 )sh";
 
 /// Removes all but the newest `keep` (default 3) bundles that

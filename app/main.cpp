@@ -5,7 +5,8 @@
 // configuration instead.
 //
 // Exit status: 0 after an orderly shutdown, 1 when the server cannot start
-// (e.g. the port is in use), 2 for a bad command line or configuration.
+// (e.g. the port is in use), 2 for a bad command line or configuration, or
+// a data_dir that another server holds or whose status store cannot be used.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -28,6 +29,7 @@
 #include "actors/command_environment.hpp"
 #include "app/config.hpp"
 #include "app/config_permissions.hpp"
+#include "app/data_dir_lock.hpp"
 #include "app/server.hpp"
 #include "http/password_hash.hpp"
 
@@ -263,6 +265,9 @@ int main(int argc, char** argv) {
     auto [cfg, generated_password] = configure(*opts);
     return serve(std::move(cfg), generated_password);
   } catch (const config_error& e) {
+    std::cerr << "cluster-actions-server: " << e.what() << '\n';
+    return 2;
+  } catch (const data_dir_error& e) {
     std::cerr << "cluster-actions-server: " << e.what() << '\n';
     return 2;
   } catch (const std::exception& e) {

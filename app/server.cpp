@@ -15,8 +15,10 @@
 #include <httplib.h>
 
 #include "actors/command_work.hpp"
+#include "actors/sqlite_store.hpp"
 #include "actors/supervisor.hpp"
 #include "app/certificate_reload.hpp"
+#include "app/data_dir_lock.hpp"
 #include "app/tls.hpp"
 #include "http/audit_log.hpp"
 #include "http/guarded_server.hpp"
@@ -31,6 +33,27 @@ namespace {
 /// how long the shutdown waits for the supervisor on top of that.
 constexpr auto shutdown_grace = std::chrono::seconds(2);
 constexpr auto shutdown_margin = std::chrono::seconds(3);
+/// How long start-up waits for the supervisor to load the stored statuses.
+constexpr auto load_deadline = std::chrono::seconds(60);
+
+/// `config` with its data_dir created and made absolute.
+server_config with_data_dir(server_config config) {
+  std::filesystem::create_directories(config.data_dir);
+  config.data_dir
+    = std::filesystem::absolute(config.data_dir).lexically_normal().string();
+  return config;
+}
+
+/// The status store the configuration asks for; none for memory only.
+std::shared_ptr<sqlite_store> open_store(const server_config& config) {
+  if (config.store == store_kind::memory)
+    return nullptr;
+  try {
+    return std::make_shared<sqlite_store>(config.data_dir + "/state.db");
+  } catch (const store_error& e) {
+    throw data_dir_error(e.what());
+  }
+}
 
 caf::actor_system_config& make_actor_config(caf::actor_system_config& cfg) {
   // Request round trips from HTTP threads are dominated by scheduler
@@ -143,11 +166,18 @@ make_certificate(const server_config& config) {
 
 struct server::impl {
   server_config config;
+  // Taken before anything else touches the data_dir: a second server on it
+  // stops here.
+  data_dir_lock lock;
   // Declared before the actor system: destroyed after it, once every
   // worker that reports to it has quit.
   std::shared_ptr<process_monitor> monitor;
+  // Likewise: its thread finishes the writes queued and is joined after
+  // the store's actor is gone. None when statuses live in memory only.
+  std::shared_ptr<sqlite_store> store;
   caf::actor_system_config actor_config;
   caf::actor_system system;
+  store_actor store_server;
   supervisor_actor supervisor;
   std::shared_ptr<http::audit_log> audit;
   /// What the HTTPS server presents; none when TLS is off. Declared before
@@ -167,15 +197,14 @@ struct server::impl {
   bool stopped = false;
 
   explicit impl(server_config cfg)
-    : config(std::move(cfg)),
+    : config(with_data_dir(std::move(cfg))),
+      lock(config.data_dir),
       monitor(std::make_shared<process_monitor>()),
+      store(open_store(config)),
       system(make_actor_config(actor_config)) {
     // Orphaned processes of a run become ours, so that the monitor can reap
     // them and see their process group gone.
     become_subreaper();
-    std::filesystem::create_directories(config.data_dir);
-    config.data_dir
-      = std::filesystem::absolute(config.data_dir).lexically_normal().string();
     // Before any actor exists, so that a failure here has nothing to stop.
     auto settings = make_rest_settings(config);
     audit = std::make_shared<http::audit_log>(
@@ -188,8 +217,11 @@ struct server::impl {
     } else {
       http = std::make_unique<http::rest_server>(settings);
     }
+    if (store)
+      store_server = spawn_sqlite_store(system, store);
     supervisor = spawn_supervisor(system, make_action_types(config, monitor),
-                                  {config.max_running_actions});
+                                  {config.max_running_actions, store_server});
+    await_loaded();
     try {
       http::mount_routes(*http, system, supervisor, config.users, settings);
     } catch (...) {
@@ -210,8 +242,38 @@ struct server::impl {
     audit->record({"server_started"});
   }
 
-  /// Aborts live runs and waits, bounded, until their work is gone; then
-  /// lets the supervisor and its action actors go.
+  /// Waits until the supervisor has loaded the stored statuses (it answers
+  /// nothing before); throws, with the actors stopped, when it could not.
+  void await_loaded() {
+    caf::scoped_actor self{system};
+    self->monitor(supervisor);
+    caf::error failure;
+    self->request(supervisor, load_deadline, list_atom::value)
+      .receive([](const std::vector<action_status>&) {},
+               [&](caf::error& err) { failure = std::move(err); });
+    if (!failure)
+      return;
+    // The supervisor's exit reason says more than "receiver down".
+    self->receive([&](caf::down_msg& down) {
+                    if (down.reason)
+                      failure = std::move(down.reason);
+                  },
+                  caf::after(std::chrono::seconds(1)) >> [] {});
+    self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    stop_store_server(self);
+    throw std::runtime_error("cannot load the stored statuses: "
+                             + system.render(failure));
+  }
+
+  void stop_store_server(caf::scoped_actor& self) {
+    if (store_server)
+      self->send_exit(store_server, caf::exit_reason::user_shutdown);
+    store_server = nullptr;
+  }
+
+  /// Aborts live runs and waits, bounded, until their work is gone (and
+  /// their statuses are stored); then lets the supervisor, its action
+  /// actors and the store's actor go.
   void shutdown_actors() {
     caf::scoped_actor self{system};
     self
@@ -224,6 +286,7 @@ struct server::impl {
                });
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     supervisor = nullptr;
+    stop_store_server(self);
   }
 };
 

@@ -61,7 +61,8 @@ struct world {
     caf::scoped_actor self{sys};
     for (int i = 0; i < type_count; i += 2)
       self->request(sup, timeout, start_atom::value,
-                    "bench_" + std::to_string(i), action_params{})
+                    "bench_" + std::to_string(i), action_params{},
+                    std::string{})
         .receive([](const action_status&) {},
                  [](caf::error&) { std::abort(); });
     // Wait until the runs have finished.

@@ -2,14 +2,16 @@
 // cpp-httplib client threads.
 //
 //   load-driver config  --types N [--prefix P] [--command PATH] [--max-running M]
-//                       [--storm-types N] [--password PW] [--data-dir D] > cfg.json
+//                       [--storm-types N] [--password PW] [--data-dir D]
+//                       [--store sqlite|memory] > cfg.json
 //   load-driver cycles  --url U --password PW --types N [--prefix P] [--seconds S]
 //   load-driver storm   --url U --password PW --types N --clients K [--rounds R]
 //                       [--prefix P (default storm_)]
 //   load-driver populate --url U --password PW --types N [--prefix P] [--threads T]
 //
 // `cycles`: one client thread per action type, each looping
-// start -> poll until terminal -> delete; reports cycles/s.
+// start -> poll until terminal -> delete; reports cycles/s and the latency
+// of the starts (POST), p50 and p99.
 // `storm`: per round, K clients per type start the same type at the same
 // moment; exactly one start per type must win (200) and every other one
 // must be a 409 conflict. The storm types' command runs until cancelled
@@ -19,6 +21,7 @@
 // `populate`: starts one run of each type and waits until all have ended
 // (finished runs for the list to show).
 // Every mode checks each answer and exits 1 on any violation.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -49,6 +52,7 @@ struct options {
   std::string prefix = "bench_";
   std::string command = "/bin/true";
   std::string data_dir = "./data";
+  std::string store = "sqlite";
   int types = 1;
   int clients = 8;
   int rounds = 100;
@@ -76,6 +80,7 @@ options parse(int argc, char** argv) {
     else if (key == "--storm-types") opt.storm_types = std::stoi(value);
     else if (key == "--command") opt.command = value;
     else if (key == "--data-dir") opt.data_dir = value;
+    else if (key == "--store") opt.store = value;
     else if (key == "--types") opt.types = std::stoi(value);
     else if (key == "--clients") opt.clients = std::stoi(value);
     else if (key == "--rounds") opt.rounds = std::stoi(value);
@@ -118,9 +123,14 @@ public:
     http_.set_read_timeout(30);
   }
 
-  /// POSTs a start: the status code and, on 200, the new run's uid.
+  /// POSTs a start: the status code and, on 200, the new run's uid. Its
+  /// latency goes to `latencies_us`.
   std::pair<int, std::string> start(const std::string& type) {
+    auto begin = clock_type::now();
     auto res = http_.Post((actions_path + type).c_str());
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(
+                             clock_type::now() - begin)
+                             .count());
     if (!res) {
       violation("POST " + type + ": " + httplib::to_string(res.error()));
       return {0, {}};
@@ -169,10 +179,22 @@ public:
       violation("DELETE " + type + " removed another run: " + res->body);
   }
 
+  std::vector<double> latencies_us;
+
 private:
   const options& opt_;
   httplib::Client http_;
 };
+
+/// The `q` quantile (0..1) of `values`, in place; 0 for none.
+double quantile(std::vector<double>& values, double q) {
+  if (values.empty())
+    return 0;
+  auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(k),
+                   values.end());
+  return values[k];
+}
 
 /// A reusable barrier for a fixed number of threads (C++17 has none).
 class barrier {
@@ -205,6 +227,7 @@ int make_config(const options& opt) {
   out << "{\n  \"listen\": \"127.0.0.1:0\",\n  \"tls\": false,\n"
       << "  \"data_dir\": " << nlohmann::json(opt.data_dir).dump() << ",\n"
       << "  \"max_running_actions\": " << opt.max_running << ",\n"
+      << "  \"store\": " << nlohmann::json(opt.store).dump() << ",\n"
       << "  \"users\": [{\"email\": \"" << user << "\", \"password\": "
       << nlohmann::json(opt.password).dump() << ", \"role\": \"admin\"}],\n"
       << "  \"actions\": {";
@@ -219,39 +242,54 @@ int make_config(const options& opt) {
   return 0;
 }
 
+/// One type's cycles, until `stop` or a violation.
+void cycle(client& c, const std::string& type, const std::atomic<bool>& stop,
+           std::atomic<long>& done) {
+  while (!stop) {
+    auto [status, uid] = c.start(type);
+    if (status != 200) {
+      violation("POST " + type + " by its only client answered "
+                + std::to_string(status));
+      return;
+    }
+    auto state = c.await_end(type, uid);
+    if (state.empty())
+      return;
+    if (state != "completed")
+      violation("run " + uid + " of " + type + " ended " + state);
+    c.remove(type, uid);
+    ++done;
+  }
+}
+
 int cycles(const options& opt) {
   std::atomic<long> done{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
+  std::mutex latencies_mutex;
+  std::vector<double> latencies_us;
   auto begin = clock_type::now();
   for (int i = 0; i < opt.types; ++i)
     threads.emplace_back([&, i] {
       client c{opt};
-      auto type = type_name(opt, i);
-      while (!stop) {
-        auto [status, uid] = c.start(type);
-        if (status != 200) {
-          violation("POST " + type + " by its only client answered "
-                    + std::to_string(status));
-          return;
-        }
-        auto state = c.await_end(type, uid);
-        if (state.empty())
-          return;
-        if (state != "completed")
-          violation("run " + uid + " of " + type + " ended " + state);
-        c.remove(type, uid);
-        ++done;
-      }
+      cycle(c, type_name(opt, i), stop, done);
+      std::lock_guard<std::mutex> guard{latencies_mutex};
+      latencies_us.insert(latencies_us.end(), c.latencies_us.begin(),
+                          c.latencies_us.end());
     });
   std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
   stop = true;
   for (auto& t : threads)
     t.join();
   std::chrono::duration<double> elapsed = clock_type::now() - begin;
+  const auto posts = latencies_us.size();
+  const auto p50 = quantile(latencies_us, 0.5);
+  const auto p99 = quantile(latencies_us, 0.99);
   std::cout << "{\"mode\":\"cycles\",\"types\":" << opt.types
             << ",\"cycles\":" << done << ",\"seconds\":" << elapsed.count()
             << ",\"cycles_per_s\":" << done / elapsed.count()
+            << ",\"posts\":" << posts << ",\"post_p50_ms\":" << p50 / 1000
+            << ",\"post_p99_ms\":" << p99 / 1000
             << ",\"violations\":" << violations << "}" << std::endl;
   return violations == 0 && done > 0 ? 0 : 1;
 }

@@ -42,6 +42,19 @@ function(cluster_actions_import_caf result)
   set(${result} TRUE PARENT_SCOPE)
 endfunction()
 
+# SQLite::SQLite3, for the status store of the actors library (CMake's own
+# FindSQLite3 module; Debian package libsqlite3-dev).
+function(cluster_actions_import_sqlite result)
+  if(NOT TARGET SQLite::SQLite3)
+    find_package(SQLite3 QUIET)
+  endif()
+  if(TARGET SQLite::SQLite3)
+    set(${result} TRUE PARENT_SCOPE)
+  else()
+    set(${result} FALSE PARENT_SCOPE)
+  endif()
+endfunction()
+
 # PkgConfig::ClusterActions_HTTPLIB, OpenSSL::SSL and OpenSSL::Crypto. cpp-httplib is a
 # compiled library on Debian; its pkg-config file carries the CPPHTTPLIB_*
 # feature macros, which every file including httplib.h must be compiled with

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstdint>
 #include <variant>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -136,6 +140,38 @@ void append_member(std::string& out, std::string_view key,
   append_string(out, value);
 }
 
+/// `,"key":"2026-11-29T23:41:05.123Z"` (ISO 8601, UTC, milliseconds), or
+/// nothing for a time not known (0).
+void append_time(std::string& out, std::string_view key, unix_millis time) {
+  if (time == 0)
+    return;
+  auto seconds = static_cast<std::time_t>(time / 1000);
+  auto millis = static_cast<int>(time % 1000);
+  if (millis < 0) { // before 1970: round the seconds down
+    millis += 1000;
+    --seconds;
+  }
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  std::array<char, 40> text;
+  auto length = std::snprintf(text.data(), text.size(),
+                              "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                              utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                              utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+  out += ',';
+  append_member(out, key,
+                std::string_view{text.data(), static_cast<std::size_t>(length)});
+}
+
+/// `,"key":"value"`, or nothing for an empty value.
+void append_optional(std::string& out, std::string_view key,
+                     std::string_view value) {
+  if (value.empty())
+    return;
+  out += ',';
+  append_member(out, key, value);
+}
+
 void append_action(std::string& out, const action_status& status) {
   out += '{';
   append_member(out, "name", status.name);
@@ -152,13 +188,19 @@ void append_action(std::string& out, const action_status& status) {
     out += ',';
     append_member(out, "error_message", status.error_message);
   }
+  append_time(out, "creation_time", status.creation_time);
+  append_time(out, "start_time", status.start_time);
+  append_time(out, "end_time", status.end_time);
+  append_optional(out, "started_by", status.started_by);
+  append_optional(out, "result", status.result);
   out += '}';
 }
 
 /// A rough size of one action object, to reserve once per response.
 std::size_t size_hint(const action_status& status) {
-  return 96 + status.name.size() + status.action_uid.size()
-         + status.error_code.size() + status.error_message.size();
+  return 200 + status.name.size() + status.action_uid.size()
+         + status.error_code.size() + status.error_message.size()
+         + status.started_by.size() + status.result.size();
 }
 
 param_value to_param(const nlohmann::json& value) {

@@ -13,7 +13,9 @@
 namespace cluster_actions::http {
 
 /// The action object of one run: name, action_uid, status, progress (always
-/// a JSON float) and, when failed or aborted, error_code and error_message.
+/// a JSON float); when failed or aborted, error_code and error_message; and,
+/// once known, creation_time, start_time and end_time (ISO 8601 UTC with
+/// milliseconds, "2026-11-29T23:41:05.123Z"), started_by and result.
 std::string action_json(const action_status& status);
 
 /// `{"actions": [...]}`.

@@ -223,6 +223,8 @@ std::string default_description(action_error code, const std::string& action) {
       return "action '" + action + "' has no run to show";
     case action_error::shutting_down:
       return "the server is shutting down and takes no new runs";
+    case action_error::storage_unavailable:
+      return "the status store cannot record the change; nothing changed";
   }
   return "action '" + action + "' failed";
 }
@@ -328,7 +330,8 @@ public:
         return;
       }
     }
-    if (!authorize(req, res, permission::start_cluster_action))
+    const auto* who = authorize(req, res, permission::start_cluster_action);
+    if (!who)
       return;
     std::string problem;
     auto params = parse_params(body, problem);
@@ -338,7 +341,7 @@ public:
     }
     // An unknown type is "bad action provided" for POST, per the spec.
     ask(res, *name, 400, send_action(res), start_atom::value, *name,
-        std::move(*params));
+        std::move(*params), who->email);
   }
 
   void cancel(const Request& req, Response& res) {
@@ -349,9 +352,10 @@ public:
   }
 
 private:
-  /// Answers 401 or 403 itself and returns false when the caller may not
-  /// go on. Runs before any body is parsed.
-  bool authorize(const Request& req, Response& res, permission needed) {
+  /// The caller, or nothing when it may not go on (401, 403 or 429 is
+  /// answered then). Runs before any body is parsed.
+  const user* authorize(const Request& req, Response& res,
+                        permission needed) {
     const auto client = client_address(req, proxies_);
     // An address with too many failed logins is refused before any
     // password check, so that it cannot go on guessing.
@@ -361,7 +365,7 @@ private:
       send_error(res, 429, "too_many_requests",
                  "too many failed logins from this address; retry in "
                    + std::to_string(wait->count()) + " s");
-      return false;
+      return nullptr;
     }
     // Looked up in place: get_header_value would copy the credentials.
     auto header = req.headers.find("Authorization");
@@ -379,16 +383,16 @@ private:
       send_error(res, 401, "unauthorized",
                  "valid HTTP Basic credentials are required (the user name "
                  "is the email)");
-      return false;
+      return nullptr;
     }
     note_user(who->email);
     if (!has_permission(who->role, needed)) {
       send_error(res, 403, "forbidden",
                  "this user's role lacks the "
                    + std::string{permission_name(needed)} + " permission");
-      return false;
+      return nullptr;
     }
-    return true;
+    return who;
   }
 
   /// One typed request to the supervisor, awaited with the reply timeout.
@@ -476,6 +480,7 @@ private:
         send_error(res, 404, to_string(code), description);
         break;
       case action_error::shutting_down:
+      case action_error::storage_unavailable:
         send_unavailable(res, to_string(code), description);
         break;
     }

@@ -18,6 +18,7 @@ enum class action_error : std::uint8_t {
   conflict,           ///< a run of that type is queued, starting, running or cancelling
   not_found,          ///< the type has no run to show
   shutting_down,      ///< the system is stopping and takes no new runs
+  storage_unavailable, ///< the status store failed to make a change durable
 };
 
 /// The snake_case name of an error, e.g. "conflict".

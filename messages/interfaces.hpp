@@ -15,6 +15,7 @@
 #include "messages/action_error.hpp"
 #include "messages/action_params.hpp"
 #include "messages/action_status.hpp"
+#include "messages/run_record.hpp"
 #include "messages/work_outcome.hpp"
 
 namespace cluster_actions {
@@ -24,8 +25,9 @@ namespace cluster_actions {
 // cancel, shutdown), status pushes to it (status), the supervisor's orders
 // to action actors (queue, begin, abort), a worker's reports (started,
 // progress, finished), an action actor's orders to its worker (stop, kill;
-// see `worker_actor`) and its own timers (timeout: the run's time limit is
-// over; grace_over: the time a stopped work was given is over).
+// see `worker_actor`), its own timers (timeout: the run's time limit is
+// over; grace_over: the time a stopped work was given is over), requests to
+// a status store (load, write, remove) and its acknowledgement (durable).
 using list_atom = caf::atom_constant<caf::atom("ca_list")>;
 using get_atom = caf::atom_constant<caf::atom("ca_get")>;
 using start_atom = caf::atom_constant<caf::atom("ca_start")>;
@@ -42,6 +44,10 @@ using stop_atom = caf::atom_constant<caf::atom("ca_stop")>;
 using kill_atom = caf::atom_constant<caf::atom("ca_kill")>;
 using timeout_atom = caf::atom_constant<caf::atom("ca_timeout")>;
 using grace_over_atom = caf::atom_constant<caf::atom("ca_grace")>;
+using load_atom = caf::atom_constant<caf::atom("ca_load")>;
+using write_atom = caf::atom_constant<caf::atom("ca_write")>;
+using remove_atom = caf::atom_constant<caf::atom("ca_remove")>;
+using durable_atom = caf::atom_constant<caf::atom("ca_durable")>;
 
 /// The supervisor: registry of action types, status of every type's current
 /// or last run, admission (conflicts, queueing under the running limit).
@@ -51,11 +57,17 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<list_atom>::with<std::vector<action_status>>,
   /// The current or last run of one type; `unknown_action` or `not_found`.
   caf::replies_to<get_atom, std::string>::with<action_status>,
-  /// Admits a new run (status `queued`); `unknown_action`,
-  /// `invalid_params`, `conflict` or `shutting_down`.
-  caf::replies_to<start_atom, std::string, action_params>::with<action_status>,
+  /// Admits a new run (status `queued`) of the type named first, with
+  /// these parameters, started by the user named last (an email, or "");
+  /// `unknown_action`, `invalid_params`, `conflict`, `shutting_down` or
+  /// `storage_unavailable`. With a store, the answer comes once the new run
+  /// is durable.
+  caf::replies_to<start_atom, std::string, action_params,
+                  std::string>::with<action_status>,
   /// Cancels a live run or removes a finished one's status, answering the
-  /// status as it stands afterwards; `unknown_action` or `not_found`.
+  /// status as it stands afterwards; `unknown_action`, `not_found` or
+  /// `storage_unavailable`. With a store, the answer comes once that status
+  /// (or the removal) is durable.
   caf::replies_to<cancel_atom, std::string>::with<action_status>,
   /// Pushed by action actors on every change of their run.
   caf::reacts_to<status_atom, action_status>,
@@ -64,6 +76,23 @@ using supervisor_actor = caf::typed_actor<
   /// all of them are terminal, how many ended `aborted`. The grace is how
   /// long work may take to stop before it is killed.
   caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>>;
+
+/// Where the supervisor keeps the durable record of each type's current or
+/// last run (see `run_record`), so that it survives a restart. The
+/// supervisor is its only writer; a status is keyed by its type's name.
+/// Answers come in the order of the requests; a failed one is an
+/// `action_error::storage_unavailable` whose description says why, and
+/// changes nothing. `actors/sqlite_store.hpp` implements it on SQLite.
+using store_actor = caf::typed_actor<
+  /// Every stored record, in `queue_order`.
+  caf::replies_to<load_atom>::with<std::vector<run_record>>,
+  /// Stores the record as its type's, replacing the type's previous one;
+  /// answers once it is on disk.
+  caf::replies_to<write_atom, run_record>::with<durable_atom>,
+  /// Removes the record of the type named first if it is of the run named
+  /// second (another run's record stays); answers once that is on disk.
+  caf::replies_to<remove_atom, std::string /* name */,
+                  std::string /* uid */>::with<durable_atom>>;
 
 /// Receives the reports of one run's work: `started_atom`, then any number
 /// of `progress_atom`, then exactly one `finished_atom`. The action actor

@@ -36,6 +36,8 @@ std::string to_string(action_error error) {
       return "not_found";
     case action_error::shutting_down:
       return "shutting_down";
+    case action_error::storage_unavailable:
+      return "storage_unavailable";
   }
   return "unknown_error";
 }

@@ -10,7 +10,7 @@
 #include "messages/interfaces.hpp"
 
 /// The type-ID block of this library: IDs `caf::first_custom_type_id + 1000`
-/// (1200) up to `caf::id_block::cluster_actions::end` (exclusive; 1207 now).
+/// (1200) up to `caf::id_block::cluster_actions::end` (exclusive; 1209 now).
 ///
 /// A host's own block conventionally starts at `caf::first_custom_type_id`
 /// (200): it may use the 1000 IDs below this block, or start after it, at
@@ -32,6 +32,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(cluster_actions, caf::first_custom_type_id + 1000)
   CAF_ADD_TYPE_ID(cluster_actions, (cluster_actions::param_value))
   CAF_ADD_TYPE_ID(cluster_actions, (cluster_actions::action_params))
   CAF_ADD_TYPE_ID(cluster_actions, (cluster_actions::work_outcome))
+  CAF_ADD_TYPE_ID(cluster_actions, (cluster_actions::run_record))
+  CAF_ADD_TYPE_ID(cluster_actions,
+                  (std::vector<cluster_actions::run_record>))
 CAF_END_TYPE_ID_BLOCK(cluster_actions)
 
 namespace cluster_actions {

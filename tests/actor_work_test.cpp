@@ -452,7 +452,8 @@ TEST_CASE("actor_work takes a plain event_based_actor function",
   type.work = actor_work(finish_at_once);
   auto sup = spawn_supervisor(sys, {type});
   caf::scoped_actor self{sys};
-  self->send(sup, start_atom::value, std::string{"once"}, action_params{});
+  self->send(sup, start_atom::value, std::string{"once"}, action_params{},
+             std::string{});
   sched.run();
   self->receive([](action_status&) {},
                 caf::after(0s) >> [] { FAIL("no reply"); });

@@ -208,6 +208,33 @@ struct fixture {
 
 } // namespace
 
+TEST_CASE_METHOD(fixture, "the last result line is the run's result",
+                 "[command]") {
+  SECTION("trimmed, the last one counts, also when the command fails") {
+    auto result = run(sh("echo 'result: first'\n"
+                         "echo 'not a result: x'\n"
+                         "echo 'result:   the bundle.tar.gz  '\n"
+                         "exit 3\n"));
+    CHECK_FALSE(result.outcome.succeeded);
+    CHECK(result.outcome.result == "the bundle.tar.gz");
+  }
+  SECTION("none without a result line") {
+    CHECK(run(sh("echo 'progress: 100'\n")).outcome.result.empty());
+  }
+  SECTION("a line cut inside a character loses the whole character") {
+    // Lines are read up to 4,096 bytes: "result: " (8), 4,087 bytes, then
+    // a two-byte character whose second byte is cut off.
+    auto result_line = [](int ascii_bytes) {
+      return "a=$(printf '%" + std::to_string(ascii_bytes)
+             + "s' '' | tr ' ' a); printf 'result: %s\\303\\251tail\\n' \"$a\"";
+    };
+    auto cut = run(sh(result_line(4087)));
+    CHECK(cut.outcome.result == std::string(4087, 'a'));
+    auto whole = run(sh(result_line(4086)));
+    CHECK(whole.outcome.result == std::string(4086, 'a') + "\xC3\xA9");
+  }
+}
+
 TEST_CASE_METHOD(fixture, "progress lines become progress reports",
                  "[command]") {
   auto result = run(sh("echo 'progress: -5'\n"

@@ -239,8 +239,8 @@ TEST_CASE("top-level errors name the file and the key") {
   check_error(error_of(with("/listn", "127.0.0.1:1")), "listn",
               "unknown key (expected one of listen, data_dir, tls, "
               "max_running_actions, max_body_bytes, max_pending_requests, "
-              "request_timeout_s, http_threads, trusted_proxies, users, "
-              "actions)");
+              "request_timeout_s, http_threads, trusted_proxies, store, "
+              "users, actions)");
   check_error(error_of(with("/max_body_bytes", 0)), "max_body_bytes",
               "must be a positive integer");
   check_error(error_of(with("/max_pending_requests", -1)),
@@ -253,6 +253,15 @@ TEST_CASE("top-level errors name the file and the key") {
   check_error(error_of(without("/actions")), "actions", "missing");
   check_error(error_of(with("/actions", json::array())), "actions",
               "must be an object");
+}
+
+TEST_CASE("store keeps statuses in sqlite by default, or in memory") {
+  CHECK(parse(example).store == store_kind::sqlite);
+  CHECK(parse(with("/store", "sqlite")).store == store_kind::sqlite);
+  CHECK(parse(with("/store", "memory")).store == store_kind::memory);
+  check_error(error_of(with("/store", "redis")), "store",
+              "must be \"sqlite\" or \"memory\"");
+  check_error(error_of(with("/store", false)), "store", "must be a string");
 }
 
 TEST_CASE("max_running_actions is a positive integer") {
@@ -776,8 +785,9 @@ TEST_CASE("collect_debuginfo bundles the node's state with progress") {
   REQUIRE(result.exit_status == 0);
   check_progress(result);
 
-  // It ends by naming the bundle, the only thing it leaves behind.
-  const std::string prefix = "bundle: ";
+  // It ends by naming the bundle, the only thing it leaves behind, as the
+  // run's result.
+  const std::string prefix = "result: ";
   REQUIRE(result.stdout_lines.back().rfind(prefix, 0) == 0);
   const fs::path bundle = result.stdout_lines.back().substr(prefix.size());
   CHECK(fs::equivalent(bundle.parent_path(), fs::path{dir.path()} / "debuginfo"));

@@ -1,6 +1,6 @@
 // The real server binary killed with SIGKILL in the middle of a run: no
 // process of the run may outlive it, and a restart on the same data_dir
-// comes up cleanly.
+// comes up cleanly, showing the run as interrupted.
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -170,7 +170,8 @@ pid_t start_run(httplib::Client& client, const temp_dir& dir,
 
 } // namespace
 
-TEST_CASE("kill -9 of the server leaves no run behind; a restart is clean") {
+TEST_CASE("kill -9 of the server leaves no run behind; a restart is clean "
+          "and shows the run interrupted") {
   // Orphans of the killed server are reparented here, so that they can be
   // reaped and seen gone.
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
@@ -192,7 +193,11 @@ TEST_CASE("kill -9 of the server leaves no run behind; a restart is clean") {
     auto list = client.Get(list_path.c_str());
     REQUIRE(list);
     CHECK(list->status == 200);
-    CHECK(list->body == R"({"actions":[]})");
+    auto actions = nlohmann::json::parse(list->body).at("actions");
+    REQUIRE(actions.size() == 1);
+    CHECK(actions[0]["name"] == "sleeper");
+    CHECK(actions[0]["status"] == "aborted");
+    CHECK(actions[0]["error_code"] == "interrupted");
     auto sleeper = start_run(client, dir, "sleeper", "sleeper.pid");
     // An orderly stop ends the run too.
     REQUIRE(::kill(server.pid, SIGTERM) == 0);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <fcntl.h>
+#include <regex>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -531,6 +532,31 @@ TEST_CASE("command runs seen through the API") {
     CHECK(failed["progress"].is_number_float());
   }
 
+  SECTION("a run says when it was accepted, started and ended, and by "
+          "whom") {
+    test_server server{config};
+    auto admin = server.client();
+    auto accepted = require_action(admin.Post(action_path("quick").c_str()),
+                                   "quick");
+    CHECK(accepted["started_by"] == email_of("admin"));
+    CHECK_FALSE(accepted.contains("start_time"));
+    CHECK_FALSE(accepted.contains("end_time"));
+    CHECK_FALSE(accepted.contains("result"));
+    auto done = wait_for_status(admin, "quick", status_is("completed"));
+    const std::regex iso_utc_millis{
+      R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"};
+    for (auto field : {"creation_time", "start_time", "end_time"}) {
+      INFO(field << ": " << done.dump());
+      REQUIRE(done[field].is_string());
+      CHECK(std::regex_match(done[field].get<std::string>(), iso_utc_millis));
+    }
+    CHECK(done["creation_time"] == accepted["creation_time"]);
+    // The same format throughout: the text orders as the times do.
+    CHECK(done["creation_time"] <= done["start_time"]);
+    CHECK(done["start_time"] <= done["end_time"]);
+    CHECK(done["started_by"] == email_of("admin"));
+  }
+
   SECTION("cancelling a running run") {
     test_server server{config};
     auto admin = server.client();
@@ -653,12 +679,13 @@ silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
     [](get_atom, const std::string&) -> caf::result<action_status> {
       return caf::make_error(action_error::not_found);
     },
-    [stopping](start_atom, const std::string&,
-               const action_params&) -> caf::result<action_status> {
+    [stopping](start_atom, const std::string&, const action_params&,
+               const std::string&) -> caf::result<action_status> {
       return stopping();
     },
     [](cancel_atom, const std::string&) -> caf::result<action_status> {
-      return caf::make_error(action_error::not_found);
+      return caf::make_error(action_error::storage_unavailable,
+                             std::string{"the disk is full"});
     },
     [](status_atom, const action_status&) {},
     [self, stopping](shutdown_atom, caf::timespan) {
@@ -672,7 +699,8 @@ silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
 
 } // namespace
 
-TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
+TEST_CASE("a supervisor that cannot serve, or cannot store, gives 503 with "
+          "Retry-After") {
   caf::actor_system_config cfg;
   cluster_actions::add_message_types(cfg);
   caf::actor_system system{cfg};
@@ -696,6 +724,10 @@ TEST_CASE("a supervisor that cannot serve gives 503 with Retry-After") {
       auto stopping = admin.Post(action_path("quick").c_str());
       require_error(stopping, 503, "shutting_down");
       CHECK(stopping->get_header_value("Retry-After") == "1");
+      auto unstored = admin.Delete(action_path("quick").c_str());
+      auto body = require_error(unstored, 503, "storage_unavailable");
+      CHECK(body["description"] == "the disk is full");
+      CHECK(unstored->get_header_value("Retry-After") == "1");
     }
     server.stop();
     serving.join();

@@ -2,7 +2,9 @@
 // `listening on` line, configuration errors, the embedded default, a port in
 // use, SIGTERM / SIGINT with live runs (exit 0, no process of a run left
 // behind), SIGHUP (certificate reload, audit log reopened), the warning
-// about a readable configuration, and what a command's environment holds.
+// about a readable configuration, what a command's environment holds,
+// and restarts: what the status store keeps, the data_dir lock and a
+// store file that is not a store.
 //
 // Every child is owned by a guard that SIGKILLs and reaps it when a test
 // ends early, and every wait polls a condition against a deadline.
@@ -11,7 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,16 +37,24 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "app/tls.hpp"
 #include "running_server.hpp"
+#include "server_process.hpp"
 #include "test_support.hpp"
 #include "tls_probe.hpp"
 
-extern char** environ;
-
 using namespace std::chrono_literals;
 using nlohmann::json;
+using cluster_actions::testing::describe_status;
+using cluster_actions::testing::env_changes;
+using cluster_actions::testing::lines_of;
+using cluster_actions::testing::poll_interval;
+using cluster_actions::testing::read_file;
+using cluster_actions::testing::server_process;
+using cluster_actions::testing::steady;
+using cluster_actions::testing::write_file;
 
 namespace {
 
@@ -53,219 +63,10 @@ using cluster_actions::testing::status_is;
 using cluster_actions::testing::temp_dir;
 using cluster_actions::testing::wait_for_status;
 
-using steady = std::chrono::steady_clock;
-
-constexpr const char* server_binary = SERVER_BINARY;
 constexpr const char* password_variable = "CLUSTER_ACTIONS_ADMIN_PASSWORD";
 constexpr const char* email = "admin@example.com";
 constexpr const char* password = "pass word:1";
 const std::string list_path = "/v1/cluster/actions";
-constexpr auto poll_interval = 5ms;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out{path};
-  out << text;
-  REQUIRE(out.good());
-}
-
-/// The complete lines of `text` (a last line without '\n' is left out).
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> result;
-  std::string::size_type begin = 0;
-  for (auto end = text.find('\n'); end != std::string::npos;
-       end = text.find('\n', begin)) {
-    result.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return result;
-}
-
-/// "exit 0", "signal 9", for messages.
-std::string describe_status(int status) {
-  if (WIFEXITED(status))
-    return "exit " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status))
-    return "signal " + std::to_string(WTERMSIG(status));
-  return "status " + std::to_string(status);
-}
-
-/// Variables to set (a value) or remove (nullopt) in the child's
-/// environment; the rest is inherited.
-using env_changes = std::map<std::string, std::optional<std::string>>;
-
-std::vector<std::string> child_environment(const env_changes& changes) {
-  std::vector<std::string> result;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    std::string text = *entry;
-    auto name = text.substr(0, text.find('='));
-    if (changes.count(name) == 0)
-      result.push_back(std::move(text));
-  }
-  for (const auto& [name, value] : changes)
-    if (value)
-      result.push_back(name + "=" + *value);
-  return result;
-}
-
-/// One run of the server binary. stdout and stderr go to files in `dir`.
-/// The destructor SIGKILLs and reaps the process if it has not been seen
-/// exiting, so no server outlives a failed test.
-class server_process {
-public:
-  server_process(const temp_dir& dir, const std::string& tag,
-                 const std::vector<std::string>& args,
-                 const std::string& working_dir, const env_changes& env = {})
-    : out_path_(dir.file(tag + ".stdout")),
-      err_path_(dir.file(tag + ".stderr")) {
-    std::vector<std::string> argv_text{server_binary};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    auto env_text = child_environment(env);
-    auto argv = pointers(argv_text);
-    auto envp = pointers(env_text);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
-                                     O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO,
-                                     out_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
-                                     err_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addchdir_np(&actions, working_dir.c_str());
-    // Whatever the test process blocks or ignores, the server starts with
-    // default dispositions and nothing blocked.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    const int err = posix_spawn(&pid_, server_binary, &actions, &attr,
-                                argv.data(), envp.data());
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    INFO("posix_spawn " << server_binary << ": " << std::strerror(err));
-    REQUIRE(err == 0);
-  }
-
-  ~server_process() {
-    if (status_)
-      return;
-    ::kill(pid_, SIGKILL);
-    int ignored;
-    while (::waitpid(pid_, &ignored, 0) < 0 && errno == EINTR) {
-      // retry
-    }
-  }
-
-  server_process(const server_process&) = delete;
-  server_process& operator=(const server_process&) = delete;
-
-  pid_t pid() const {
-    return pid_;
-  }
-
-  std::string out() const {
-    return read_file(out_path_);
-  }
-  std::string err() const {
-    return read_file(err_path_);
-  }
-
-  void signal(int sig) {
-    REQUIRE_FALSE(status_);
-    REQUIRE(::kill(pid_, sig) == 0);
-  }
-
-  /// The wait status once the process has exited, without waiting.
-  std::optional<int> poll_exit() {
-    if (!status_) {
-      int status = 0;
-      auto got = ::waitpid(pid_, &status, WNOHANG);
-      if (got == pid_)
-        status_ = status;
-    }
-    return status_;
-  }
-
-  /// The wait status, or nothing if the process is still running after
-  /// `within`.
-  std::optional<int> wait_exit(std::chrono::milliseconds within) {
-    auto deadline = steady::now() + within;
-    while (!poll_exit() && steady::now() < deadline)
-      std::this_thread::sleep_for(poll_interval);
-    return poll_exit();
-  }
-
-  /// Waits for an exit within `within` and returns its status; fails the
-  /// test otherwise.
-  int require_exit(std::chrono::milliseconds within = 10s) {
-    auto status = wait_exit(within);
-    if (!status)
-      FAIL("server still running after " << within.count() << " ms; stderr: "
-                                         << err());
-    return *status;
-  }
-
-  /// Waits until stdout has a `listening on http(s)://...` line and
-  /// returns the port it names (and keeps the certificate an HTTPS line
-  /// names); fails if the process exits first or `within` passes.
-  int wait_listening(std::chrono::milliseconds within = 10s) {
-    static const std::regex listening{
-      R"(listening on https?://([^ ]+):(\d+)(?: \(certificate: (.+)\))?)"};
-    auto deadline = steady::now() + within;
-    for (;;) {
-      for (const auto& line : lines_of(out())) {
-        std::smatch match;
-        if (std::regex_match(line, match, listening)) {
-          CHECK(match[1] == host_);
-          certificate_ = match[3];
-          return std::stoi(match[2]);
-        }
-      }
-      if (auto status = poll_exit())
-        FAIL("server ended (" << describe_status(*status)
-                              << ") before listening; stdout: " << out()
-                              << "; stderr: " << err());
-      if (steady::now() > deadline)
-        FAIL("no `listening on` line in time; stdout: " << out()
-                                                        << "; stderr: "
-                                                        << err());
-      std::this_thread::sleep_for(poll_interval);
-    }
-  }
-
-  /// The certificate file the `listening on https://` line named, or "".
-  const std::string& certificate() const {
-    return certificate_;
-  }
-
-private:
-  static std::vector<char*> pointers(std::vector<std::string>& texts) {
-    std::vector<char*> result;
-    for (auto& text : texts)
-      result.push_back(text.data());
-    result.push_back(nullptr);
-    return result;
-  }
-
-  std::string out_path_;
-  std::string err_path_;
-  std::string host_ = "127.0.0.1";
-  std::string certificate_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
 
 /// A loopback TCP port that nothing listens on right now.
 int unused_port() {
@@ -333,10 +134,12 @@ httplib::Client make_client(int port, const std::string& user,
   return client;
 }
 
-/// A configuration for `listen` with one admin user and `actions`, written
-/// to `dir`/config.json; its data_dir is `dir`/data. Returns the file.
+/// A configuration for `listen` with one admin user and `actions`, and
+/// the top-level keys of `settings`, written to `dir`/config.json; its
+/// data_dir is `dir`/data. Returns the file.
 std::string write_config(const temp_dir& dir, const std::string& listen,
-                         json actions = json::object()) {
+                         json actions = json::object(),
+                         const json& settings = json::object()) {
   json config = {
     {"listen", listen},
     {"data_dir", dir.file("data")},
@@ -347,6 +150,7 @@ std::string write_config(const temp_dir& dir, const std::string& listen,
                             {"role", "admin"}}})},
     {"actions", std::move(actions)},
   };
+  config.update(settings);
   auto path = dir.file("config.json");
   write_file(path, config.dump(2));
   return path;
@@ -841,4 +645,349 @@ TEST_CASE("a command never sees the server's environment, nor the admin "
              Catch::Contains("HOME=" + dir.file("data") + "\n"));
   server.signal(SIGTERM);
   CHECK(describe_status(server.require_exit()) == "exit 0");
+}
+
+// ---- Restarts: what the status store keeps ---------------------------------
+
+namespace {
+
+/// A server of `config` started in `dir`, listening; with a client.
+struct started_server {
+  server_process process;
+  int port;
+  httplib::Client client;
+
+  started_server(const temp_dir& dir, const std::string& tag,
+                 const std::string& config)
+    : process(dir, tag, {"--config", config}, dir.path()),
+      port(process.wait_listening()),
+      client(make_client(port, email, password)) {}
+
+  /// The action object of `name`'s run (which must exist).
+  json action(const std::string& name) {
+    auto res = client.Get((list_path + "/" + name).c_str());
+    REQUIRE(res);
+    INFO(res->body);
+    REQUIRE(res->status == 200);
+    return json::parse(res->body);
+  }
+
+  json post(const std::string& name, const std::string& body = {}) {
+    auto res = client.Post((list_path + "/" + name).c_str(), body,
+                           "application/json");
+    REQUIRE(res);
+    INFO(res->body);
+    REQUIRE(res->status == 200);
+    return json::parse(res->body);
+  }
+
+  void stop(int sig) {
+    process.signal(sig);
+    auto status = process.require_exit();
+    INFO("stderr: " << process.err());
+    if (sig == SIGKILL)
+      CHECK(describe_status(status) == "signal 9");
+    else
+      CHECK(describe_status(status) == "exit 0");
+  }
+};
+
+/// Waits until no process is `pid` (a zombie counts as gone).
+void wait_gone(pid_t pid) {
+  auto deadline = steady::now() + 10s;
+  for (;;) {
+    auto info = proc_stat(pid);
+    if (!info || !is_live(*info))
+      return;
+    if (steady::now() > deadline)
+      FAIL("process " << pid << " still alive");
+    std::this_thread::sleep_for(poll_interval);
+  }
+}
+
+/// Runs `sql` on the store file at `path` (the server must be stopped).
+void change_store(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* message = nullptr;
+  auto rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  INFO(sql << ": " << (message ? message : ""));
+  sqlite3_free(message);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+} // namespace
+
+TEST_CASE("after a SIGTERM restart: finished runs as they were, queued runs "
+          "run, running ones aborted") {
+  temp_dir dir;
+  json actions = {
+    {"quick", shell_action("echo 'result: the quick result'")},
+    {"hold", shell_action("exec sleep 1000")},
+    {"later", shell_action("echo ran > later.out")},
+  };
+  auto config = write_config(dir, "127.0.0.1:0", actions,
+                             {{"max_running_actions", 1}});
+  json quick, later;
+  {
+    started_server server{dir, "first", config};
+    server.post("quick");
+    quick = wait_for_status(server.client, "quick", status_is("completed"));
+    CHECK(quick["result"] == "the quick result");
+    CHECK(quick["started_by"] == email);
+    server.post("hold");
+    wait_for_status(server.client, "hold", status_is("running"));
+    later = server.post("later");
+    CHECK(later["status"] == "queued");
+    server.stop(SIGTERM);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("data/later.out")));
+  started_server server{dir, "second", config};
+  CHECK(server.action("quick") == quick);
+  auto hold = server.action("hold");
+  CHECK(hold["status"] == "aborted");
+  CHECK(hold["error_code"] == "shutdown");
+  CHECK(hold.contains("end_time"));
+  auto ran = wait_for_status(server.client, "later", status_is("completed"));
+  CHECK(ran["action_uid"] == later["action_uid"]);
+  CHECK(ran["creation_time"] == later["creation_time"]);
+  CHECK(ran["started_by"] == email);
+  CHECK(read_file(dir.file("data/later.out")) == "ran\n");
+  server.stop(SIGTERM);
+}
+
+TEST_CASE("after a kill -9 restart: running and starting runs aborted as "
+          "interrupted, cancelling ones cancelled, queued ones run") {
+  temp_dir dir;
+  auto stubborn = shell_action("trap '' TERM; echo $$ > stubborn.pid; "
+                               "while :; do sleep 0.05; done");
+  stubborn["cancel_grace_s"] = 600; // stays cancelling
+  json actions = {
+    {"hold", shell_action("echo $$ > hold.pid; exec sleep 1000")},
+    {"starter", shell_action("echo $$ > starter.pid; exec sleep 1000")},
+    {"stubborn", stubborn},
+    {"later", shell_action("echo ran > later.out")},
+  };
+  auto config = write_config(dir, "127.0.0.1:0", actions,
+                             {{"max_running_actions", 3}});
+  json later;
+  {
+    started_server server{dir, "first", config};
+    for (auto name : {"hold", "starter", "stubborn"}) {
+      server.post(name);
+      wait_for_status(server.client, name, status_is("running"));
+    }
+    auto cancel = server.client.Delete((list_path + "/stubborn").c_str());
+    REQUIRE(cancel);
+    CHECK(json::parse(cancel->body)["status"] == "cancelling");
+    later = server.post("later");
+    CHECK(later["status"] == "queued");
+    std::vector<pid_t> pids;
+    for (auto file : {"hold.pid", "starter.pid", "stubborn.pid"})
+      pids.push_back(wait_for_pid_file(dir.file(std::string{"data/"} + file)));
+    server.stop(SIGKILL);
+    for (auto pid : pids)
+      wait_gone(pid);
+  }
+  // As if the server had been killed while `starter` was starting.
+  change_store(dir.file("data/state.db"),
+               "UPDATE runs SET state = 'starting' WHERE name = 'starter'");
+  started_server server{dir, "second", config};
+  for (auto [name, was] : {std::pair{"hold", "running"},
+                           std::pair{"starter", "starting"}}) {
+    INFO(name);
+    auto run = server.action(name);
+    CHECK(run["status"] == "aborted");
+    CHECK(run["error_code"] == "interrupted");
+    CHECK_THAT(run["error_message"].get<std::string>(),
+               Catch::Contains(std::string{"the server stopped while the "
+                                           "action was "}
+                               + was));
+    CHECK(run.contains("end_time"));
+  }
+  CHECK(server.action("stubborn")["status"] == "cancelled");
+  auto ran = wait_for_status(server.client, "later", status_is("completed"));
+  CHECK(ran["action_uid"] == later["action_uid"]);
+  server.stop(SIGTERM);
+}
+
+TEST_CASE("a stored status of a type no longer configured is dropped, with "
+          "one line on stderr") {
+  temp_dir dir;
+  json actions = {{"kept", shell_action("exit 0")},
+                  {"gone", shell_action("exit 0")}};
+  auto with_both = write_config(dir, "127.0.0.1:0", actions);
+  std::string uid;
+  {
+    started_server server{dir, "both", with_both};
+    uid = server.post("gone")["action_uid"];
+    wait_for_status(server.client, "gone", status_is("completed"));
+    server.stop(SIGTERM);
+  }
+  actions.erase("gone");
+  {
+    started_server server{dir, "kept", write_config(dir, "127.0.0.1:0", actions)};
+    CHECK(server.client.Get(list_path.c_str())->body == R"({"actions":[]})");
+    server.stop(SIGTERM);
+    std::vector<std::string> mentions;
+    for (const auto& line : lines_of(server.process.err()))
+      if (line.find("gone") != std::string::npos)
+        mentions.push_back(line);
+    REQUIRE(mentions.size() == 1);
+    CHECK_THAT(mentions[0], Catch::Contains("'gone'"));
+    CHECK_THAT(mentions[0], Catch::Contains(uid));
+  }
+  // Dropped from the store too: back in the configuration, it has no run.
+  started_server server{dir, "again", with_both};
+  auto res = server.client.Get((list_path + "/gone").c_str());
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  server.stop(SIGTERM);
+}
+
+TEST_CASE("a second server on the same data_dir exits 2, naming the lock "
+          "file and the PID holding it, and touches nothing") {
+  temp_dir dir;
+  auto config = write_config(dir, "127.0.0.1:0", {{"quick", shell_action("exit 0")}});
+  started_server first{dir, "first", config};
+  first.post("quick");
+  wait_for_status(first.client, "quick", status_is("completed"));
+  const auto store = read_file(dir.file("data/state.db"));
+  const auto lock = read_file(dir.file("data/server.lock"));
+  CHECK(lock == std::to_string(first.process.pid()) + "\n");
+
+  server_process second{dir, "second", {"--config", config}, dir.path()};
+  const auto status = second.require_exit();
+  const auto err = second.err();
+  INFO("stderr: " << err);
+  CHECK(describe_status(status) == "exit 2");
+  CHECK_THAT(err, Catch::Contains(dir.file("data/server.lock")));
+  CHECK_THAT(err, Catch::Contains("PID " + std::to_string(first.process.pid())));
+  CHECK(listening_lines(second.out()) == 0);
+  CHECK(read_file(dir.file("data/state.db")) == store);
+  CHECK(read_file(dir.file("data/server.lock")) == lock);
+  CHECK(first.action("quick")["status"] == "completed");
+  first.stop(SIGTERM);
+}
+
+TEST_CASE("a store file that is not a store: exit 2, what is wrong and what "
+          "to do, the file untouched") {
+  temp_dir dir;
+  auto config = write_config(dir, "127.0.0.1:0");
+  std::filesystem::create_directories(dir.file("data"));
+  const auto path = dir.file("data/state.db");
+  const std::string garbage(10000, '\x07');
+  write_file(path, garbage);
+  server_process server{dir, "server", {"--config", config}, dir.path()};
+  const auto status = server.require_exit();
+  const auto err = server.err();
+  INFO("stderr: " << err);
+  CHECK(describe_status(status) == "exit 2");
+  CHECK_THAT(err, Catch::Contains(path + ": is not an SQLite database"));
+  CHECK_THAT(err, Catch::Contains("mv " + path));
+  CHECK(listening_lines(server.out()) == 0);
+  CHECK(read_file(path) == garbage);
+}
+
+namespace {
+
+/// A tmpfs of `size` mounted on `path` for the life of the object, or
+/// nothing where this process may not mount (then `reason` says why).
+class small_tmpfs {
+public:
+  small_tmpfs(const std::string& path, const std::string& size) : path_(path) {
+    std::filesystem::create_directories(path);
+    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str())
+        == 0)
+      mounted_ = true;
+    else
+      reason = std::strerror(errno);
+  }
+  ~small_tmpfs() {
+    if (mounted_)
+      ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  small_tmpfs(const small_tmpfs&) = delete;
+  small_tmpfs& operator=(const small_tmpfs&) = delete;
+
+  explicit operator bool() const {
+    return mounted_;
+  }
+
+  /// Fills the file system with `file` until no byte is left.
+  void fill(const std::string& file) const {
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    const std::string block(64 * 1024, 'f');
+    std::size_t chunk = block.size();
+    while (chunk > 0) {
+      if (::write(fd, block.data(), chunk) < 0) {
+        REQUIRE(errno == ENOSPC);
+        chunk /= 2; // the last bytes, in smaller pieces
+      }
+    }
+    ::close(fd);
+  }
+
+  std::string reason;
+
+private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+} // namespace
+
+TEST_CASE("a full disk: a start is 503 storage_unavailable and changes "
+          "nothing; GETs keep working") {
+  temp_dir dir;
+  small_tmpfs disk{dir.file("data"), "4m"};
+  if (!disk) {
+    const char* ci = std::getenv("CI");
+    if (ci != nullptr && std::string{ci} == "true")
+      FAIL("cannot mount a tmpfs (" << disk.reason
+                                    << "): the full-disk test needs it");
+    WARN("cannot mount a tmpfs here (" << disk.reason
+                                       << "): full disk not tested");
+    return;
+  }
+  json note = shell_action("touch started-$CLUSTER_ACTION_UID");
+  note["params"] = {{"text", {{"type", "string"}}}};
+  auto config = write_config(dir, "127.0.0.1:0",
+                             {{"quick", shell_action("exit 0")},
+                              {"note", note}});
+  started_server server{dir, "server", config};
+  server.post("quick");
+  wait_for_status(server.client, "quick", status_is("completed"));
+  const auto before = server.client.Get(list_path.c_str())->body;
+
+  disk.fill(dir.file("data/filler"));
+  // A run with a large parameter needs more room in the store than is
+  // left (the WAL grows by its pages).
+  const json large = {{"text", std::string(60000, 'n')}};
+  auto refused = server.client.Post((list_path + "/note").c_str(),
+                                    large.dump(), "application/json");
+  REQUIRE(refused);
+  INFO(refused->body);
+  CHECK(refused->status == 503);
+  CHECK(refused->get_header_value("Retry-After") == "1");
+  CHECK(json::parse(refused->body)["error_code"] == "storage_unavailable");
+  auto list = server.client.Get(list_path.c_str());
+  REQUIRE(list);
+  CHECK(list->status == 200);
+  CHECK(list->body == before);
+  CHECK(server.client.Get((list_path + "/note").c_str())->status == 404);
+
+  std::filesystem::remove(dir.file("data/filler"));
+  auto run = server.post("note", large.dump());
+  wait_for_status(server.client, "note", status_is("completed"));
+  CHECK(std::filesystem::exists(
+    dir.file("data/started-" + run["action_uid"].get<std::string>())));
+  // Only the run admitted after the disk had room again ever started.
+  std::size_t started = 0;
+  for (const auto& entry : std::filesystem::directory_iterator{dir.file("data")})
+    started += entry.path().filename().string().rfind("started-", 0) == 0;
+  CHECK(started == 1);
+  server.stop(SIGTERM);
 }

@@ -154,8 +154,8 @@ TEST_CASE("a failed action actor's command is killed with its process group",
   sleeper.work = seen.recording(sleeper.work);
   auto other_type = command_type("other", w, "echo 'progress: 1'; sleep 1000");
   w.sup = spawn_supervisor(w.sys, {sleeper, other_type});
-  REQUIRE(w.ask(start_atom::value, std::string{"sleeper"}, action_params{}));
-  REQUIRE(w.ask(start_atom::value, std::string{"other"}, action_params{}));
+  REQUIRE(w.ask(start_atom::value, std::string{"sleeper"}, action_params{}, std::string{}));
+  REQUIRE(w.ask(start_atom::value, std::string{"other"}, action_params{}, std::string{}));
   auto running = [](const action_status& status) {
     return status.state == action_state::running && status.progress == 1.0;
   };
@@ -181,7 +181,7 @@ TEST_CASE("a failed action actor's command is killed with its process group",
   CHECK(other->state == action_state::running);
   // The type starts and cancels runs again, through a fresh actor.
   auto failed = seen.get();
-  REQUIRE(w.ask(start_atom::value, std::string{"sleeper"}, action_params{}));
+  REQUIRE(w.ask(start_atom::value, std::string{"sleeper"}, action_params{}, std::string{}));
   REQUIRE(w.await("sleeper", running));
   CHECK(seen.get() != failed);
   auto cancelled = w.ask(cancel_atom::value, std::string{"sleeper"});

@@ -21,96 +21,11 @@ using s = action_state;
 
 namespace {
 
-/// What the fake work of one run saw: who to report to, and the stop and
-/// kill requests it received.
-struct fake_run {
-  action_actor owner;
-  std::string uid;
-  action_params params;
-  worker_actor worker;
-  std::vector<std::string> received;
-};
-
-/// Work whose reports the test sends itself, as if it were the worker.
-struct fake_work {
-  std::map<std::string, fake_run> runs; // by action type
-
-  work_factory factory() {
-    return [this](caf::local_actor* spawner, action_actor owner,
-                  const run_request& run) -> worker_actor {
-      auto target = run.params.find("target");
-      if (target != run.params.end() && target->second.text == "throw")
-        throw std::runtime_error("the work factory broke");
-      auto& record = runs[run.name];
-      record = fake_run{owner, run.uid, run.params, {}, {}};
-      auto* received = &record.received;
-      record.worker = spawner->spawn(
-        [received]() -> worker_actor::behavior_type {
-          return {
-            [received](stop_atom) { received->push_back("stop"); },
-            [received](kill_atom) { received->push_back("kill"); },
-          };
-        });
-      return record.worker;
-    };
-  }
-};
-
 struct fixture : testing::supervisor_fixture_base {
-  fake_work work;
-
   explicit fixture(std::size_t max_running = 4,
                    std::vector<std::string> names = {"alpha", "beta", "gamma"}) {
-    std::vector<action_type> types;
-    for (auto& name : names) {
-      action_type type;
-      type.name = name;
-      type.params = {{"target", {param_type::string, false}}};
-      type.timeout = 60s;
-      type.cancel_grace = 5s;
-      type.work = work.factory();
-      types.push_back(std::move(type));
-    }
-    sup = spawn_supervisor(sys, std::move(types), {max_running});
+    sup = spawn_supervisor(sys, fake_types(names), {max_running});
     settle();
-  }
-
-  ~fixture() {
-    shutdown(); // while the members here are still alive
-  }
-
-  /// Reports as the worker of `name`'s run (the action actor takes
-  /// reports from its worker only).
-  template <class... Ts>
-  void report(const std::string& name, Ts&&... xs) {
-    auto& run = work.runs.at(name);
-    caf::send_as(run.worker, run.owner, std::forward<Ts>(xs)...);
-    settle();
-  }
-
-  void report_started(const std::string& name) {
-    report(name, started_atom::value);
-  }
-
-  void report_progress(const std::string& name, double percent) {
-    report(name, progress_atom::value, percent);
-  }
-
-  void report_finished(const std::string& name, work_outcome outcome) {
-    report(name, finished_atom::value, std::move(outcome));
-  }
-
-  /// Makes the action actor of `name` (the one its latest run reported
-  /// to) fail, as an actor that dies of a bug would.
-  void fail_actor_of(const std::string& name) {
-    self->send_exit(work.runs.at(name).owner, caf::exit_reason::kill);
-  }
-
-  /// Starts `name` and brings its run to `running`.
-  void start_running(const std::string& name) {
-    REQUIRE(start(name));
-    report_started(name);
-    REQUIRE(state_of(name) == s::running);
   }
 };
 
@@ -156,6 +71,12 @@ TEST_CASE_METHOD(fixture, "a run goes queued, starting, running, completed") {
   CHECK(done->progress == 100.0);
   CHECK(done->action_uid == accepted->action_uid);
   CHECK(done->error_code.empty());
+  // When: accepted, left the queue, ended.
+  CHECK(accepted->creation_time > 0);
+  CHECK(accepted->start_time == 0);
+  CHECK(done->creation_time == accepted->creation_time);
+  CHECK(done->start_time >= done->creation_time);
+  CHECK(done->end_time >= done->start_time);
 }
 
 TEST_CASE_METHOD(fixture, "progress is clamped to 0..100") {
@@ -269,6 +190,8 @@ TEST_CASE("cancelling a queued run ends it at once and it never starts") {
   auto cancelled = f.cancel("beta");
   REQUIRE(cancelled);
   CHECK(cancelled->state == s::cancelled);
+  CHECK(cancelled->start_time == 0); // it never left the queue to start
+  CHECK(cancelled->end_time >= cancelled->creation_time);
   CHECK(f.state_of("beta") == s::cancelled);
   f.report_finished("alpha", work_outcome::success());
   CHECK(f.state_of("beta") == s::cancelled);
@@ -540,7 +463,7 @@ TEST_CASE_METHOD(fixture, "a shutdown completes when an action actor fails "
 TEST_CASE("spawn_supervisor refuses invalid and duplicate names") {
   caf::actor_system_config cfg;
   caf::actor_system sys{testing::testing_config(cfg)};
-  fake_work work;
+  testing::fake_work work;
   action_type type;
   type.work = work.factory();
   for (auto name : {"", "a b", "a/b", "caf\u00e9", "n\n"}) {

@@ -7,10 +7,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -70,6 +73,41 @@ testing_config(caf::actor_system_config& cfg) {
   return cfg;
 }
 
+/// What the fake work of one run saw: who to report to, and the stop and
+/// kill requests it received.
+struct fake_run {
+  action_actor owner;
+  std::string uid;
+  action_params params;
+  worker_actor worker;
+  std::vector<std::string> received;
+};
+
+/// Work whose reports the test sends itself, as if it were the worker.
+struct fake_work {
+  std::map<std::string, fake_run> runs; // by action type
+
+  work_factory factory() {
+    return [this](caf::local_actor* spawner, action_actor owner,
+                  const run_request& run) -> worker_actor {
+      auto target = run.params.find("target");
+      if (target != run.params.end() && target->second.text == "throw")
+        throw std::runtime_error("the work factory broke");
+      auto& record = runs[run.name];
+      record = fake_run{owner, run.uid, run.params, {}, {}};
+      auto* received = &record.received;
+      record.worker = spawner->spawn(
+        [received]() -> worker_actor::behavior_type {
+          return {
+            [received](stop_atom) { received->push_back("stop"); },
+            [received](kill_atom) { received->push_back("kill"); },
+          };
+        });
+      return record.worker;
+    };
+  }
+};
+
 /// An actor system on the deterministic test scheduler and a supervisor
 /// `sup` (spawned by the deriving fixture): every message is delivered by
 /// `settle()`, time moves only by `advance()`. A deriving fixture whose
@@ -82,6 +120,8 @@ struct supervisor_fixture_base {
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   caf::scoped_actor self{sys};
   supervisor_actor sup;
+  /// The work of the types `fake_types` makes.
+  fake_work work;
 
   supervisor_fixture_base() = default;
   supervisor_fixture_base(const supervisor_fixture_base&) = delete;
@@ -128,7 +168,7 @@ struct supervisor_fixture_base {
 
   caf::expected<action_status> start(const std::string& name,
                                      action_params params = {}) {
-    return ask(start_atom::value, name, std::move(params));
+    return ask(start_atom::value, name, std::move(params), std::string{});
   }
 
   caf::expected<action_status> get(const std::string& name) {
@@ -143,6 +183,57 @@ struct supervisor_fixture_base {
     auto status = get(name);
     REQUIRE(status);
     return status->state;
+  }
+
+  /// Action types named `names` whose work is `work`: an optional string
+  /// parameter `target`, a timeout of 60 s and a grace of 5 s.
+  std::vector<action_type> fake_types(const std::vector<std::string>& names) {
+    using namespace std::chrono_literals;
+    std::vector<action_type> types;
+    for (const auto& name : names) {
+      action_type type;
+      type.name = name;
+      type.params = {{"target", {param_type::string, false}}};
+      type.timeout = 60s;
+      type.cancel_grace = 5s;
+      type.work = work.factory();
+      types.push_back(std::move(type));
+    }
+    return types;
+  }
+
+  /// Reports as the worker of `name`'s run (the action actor takes
+  /// reports from its worker only).
+  template <class... Ts>
+  void report(const std::string& name, Ts&&... xs) {
+    auto& run = work.runs.at(name);
+    caf::send_as(run.worker, run.owner, std::forward<Ts>(xs)...);
+    settle();
+  }
+
+  void report_started(const std::string& name) {
+    report(name, started_atom::value);
+  }
+
+  void report_progress(const std::string& name, double percent) {
+    report(name, progress_atom::value, percent);
+  }
+
+  void report_finished(const std::string& name, work_outcome outcome) {
+    report(name, finished_atom::value, std::move(outcome));
+  }
+
+  /// Makes the action actor of `name` (the one its latest run reported
+  /// to) fail, as an actor that dies of a bug would.
+  void fail_actor_of(const std::string& name) {
+    self->send_exit(work.runs.at(name).owner, caf::exit_reason::kill);
+  }
+
+  /// Starts `name` and brings its run to `running`.
+  void start_running(const std::string& name) {
+    REQUIRE(start(name));
+    report_started(name);
+    REQUIRE(state_of(name) == action_state::running);
   }
 };
 

@@ -48,10 +48,16 @@ TEST_CASE("the message types cross a serialization round trip") {
   caf::actor_system sys{cfg};
   action_status status{"reindex", "uid-1", action_state::failed, 42.5,
                        "boom", "it broke"};
+  status.creation_time = 1796001453235;
+  status.started_by = "admin@example.com";
+  status.result = "/data/bundle.tar.gz";
   action_params params{{"n", {param_kind::integer, "3"}}};
   auto outcome = work_outcome::failure("code", "message");
+  outcome.result = "partial";
+  run_record record{status, params, 42};
   auto original = caf::make_message(status, std::vector<action_status>{status},
-                                    params, outcome, host::reading{7});
+                                    params, outcome, host::reading{7},
+                                    std::vector<run_record>{record});
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
   REQUIRE(!sink(original));
@@ -59,12 +65,15 @@ TEST_CASE("the message types cross a serialization round trip") {
   caf::binary_deserializer source{sys, buf};
   REQUIRE(!source(copy));
   REQUIRE(copy.match_elements<action_status, std::vector<action_status>,
-                              action_params, work_outcome, host::reading>());
+                              action_params, work_outcome, host::reading,
+                              std::vector<run_record>>());
   CHECK(copy.get_as<action_status>(0) == status);
   CHECK(copy.get_as<std::vector<action_status>>(1).at(0) == status);
   CHECK(copy.get_as<action_params>(2) == params);
   CHECK(copy.get_as<work_outcome>(3).error_message == "message");
+  CHECK(copy.get_as<work_outcome>(3).result == "partial");
   CHECK(copy.get_as<host::reading>(4).value == 7);
+  CHECK(copy.get_as<std::vector<run_record>>(5).at(0) == record);
 }
 
 TEST_CASE("the error category renders the library's errors") {

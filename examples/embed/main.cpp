@@ -121,7 +121,8 @@ void run_typed(caf::actor_system& sys, const supervisor_actor& sup,
                const std::string& expected) {
   action_params params{{"dir", {param_kind::string, input.string()}}};
   auto accepted = ask<action_status>(sys, sup, start_atom::value,
-                                     std::string{"checksum_dir"}, params);
+                                     std::string{"checksum_dir"}, params,
+                                     std::string{});
   if (!check(bool(accepted), "typed: start accepted: "
                                + (accepted ? "" : sys.render(accepted.error()))))
     return;
