@@ -33,6 +33,8 @@ struct supervisor_state {
   /// Set by shutdown: no new runs; delivered once every run has ended.
   std::optional<caf::typed_response_promise<std::size_t>> stopped;
   std::size_t aborted_runs = 0;
+  /// Told of every change of a status (see subscribe_atom).
+  std::vector<status_watcher_actor> watchers;
   static inline const char* name = "cluster_actions.supervisor";
 };
 
@@ -66,6 +68,14 @@ void dispatch(self_pointer self) {
     self->send(type.actor, begin_atom::value, type.status->action_uid);
     st.admitted.insert(std::move(name));
   }
+}
+
+/// Tells every watcher of a change: `xs` is `changed_atom` and the new
+/// status, or `removed_atom` and the type's name.
+template <class... Ts>
+void tell_watchers(self_pointer self, const Ts&... xs) {
+  for (const auto& watcher : self->state.watchers)
+    self->send(watcher, xs...);
 }
 
 void deliver_if_stopped(self_pointer self) {
@@ -104,6 +114,14 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
     st.types.emplace(std::move(name),
                      registered_type{std::move(params), std::move(actor), {}});
   }
+  self->set_down_handler([=](caf::down_msg& down) {
+    auto& watchers = self->state.watchers;
+    watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
+                                  [&](const status_watcher_actor& watcher) {
+                                    return watcher.address() == down.source;
+                                  }),
+                   watchers.end());
+  });
   return {
     [=](list_atom) {
       std::vector<action_status> result;
@@ -147,6 +165,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
                  std::move(params));
       st.waiting.push_back(name);
       dispatch(self);
+      tell_watchers(self, changed_atom::value, *type.status);
       return *type.status;
     },
     [=](cancel_atom, const std::string& name) -> caf::result<action_status> {
@@ -160,6 +179,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       if (is_terminal(type.status->state)) {
         auto removed = std::move(*type.status);
         type.status.reset();
+        tell_watchers(self, removed_atom::value, name);
         return removed;
       }
       // A waiting run never gets a slot now; its actor cancels it.
@@ -175,6 +195,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
         return; // about a run whose status was replaced or removed
       auto ended = is_terminal(pushed.state);
       i->second.status = std::move(pushed);
+      tell_watchers(self, changed_atom::value, *i->second.status);
       if (ended && st.admitted.erase(i->first) > 0)
         dispatch(self);
       if (ended)
@@ -195,6 +216,13 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       auto result = *st.stopped;
       deliver_if_stopped(self);
       return result;
+    },
+    [=](subscribe_atom, status_watcher_actor& watcher) {
+      for (const auto& [name, type] : self->state.types)
+        if (type.status)
+          self->send(watcher, changed_atom::value, *type.status);
+      self->monitor(watcher);
+      self->state.watchers.push_back(std::move(watcher));
     },
   };
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include <caf/all.hpp>
@@ -148,6 +149,7 @@ struct server::impl {
   supervisor_actor supervisor;
   /// An httplib::SSLServer unless the configuration turns TLS off.
   std::unique_ptr<httplib::Server> http;
+  std::optional<http::mounted_routes> routes;
   std::string certificate_file;
   int port = 0;
 
@@ -173,7 +175,8 @@ struct server::impl {
     supervisor = spawn_supervisor(system, make_action_types(config, monitor),
                                   {config.max_running_actions});
     try {
-      http::mount_routes(*http, system, supervisor, config.users, settings);
+      routes = http::mount_routes(*http, system, supervisor, config.users,
+                                  settings);
     } catch (...) {
       shutdown_actors();
       throw;
@@ -249,6 +252,8 @@ void server::stop() {
     return;
   }
   impl_->stopping = true;
+  if (impl_->routes)
+    impl_->routes->stop_waiting();
   // httplib's stop() only takes effect once the server loop is running, so
   // repeat it until run() has returned.
   while (impl_->serving) {
