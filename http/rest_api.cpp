@@ -29,6 +29,7 @@
 #include "http/json_mapping.hpp"
 #include "http/list_cache.hpp"
 #include "http/metrics.hpp"
+#include "http/openapi_document.hpp"
 #include "http/pending_bound.hpp"
 #include "http/status_watcher.hpp"
 
@@ -84,8 +85,9 @@ void send_not_modified(Response& res, const std::string& tag) {
   res.set_header("ETag", tag);
 }
 
-/// The path of the metrics.
+/// The paths of the metrics and of the OpenAPI document.
 const std::string metrics_path = "/metrics";
+const std::string openapi_path = "/v1/openapi.json";
 
 /// The route template of a request's path, as the metrics label it.
 std::string_view route_template(const std::string& path) {
@@ -98,7 +100,9 @@ std::string_view route_template(const std::string& path) {
     case api_path::outside:
       break;
   }
-  return path == metrics_path ? std::string_view{metrics_path} : "other";
+  if (path == metrics_path)
+    return metrics_path;
+  return path == openapi_path ? std::string_view{openapi_path} : "other";
 }
 
 /// Whether a header value names a connection option, ignoring case.
@@ -749,6 +753,10 @@ mounted_routes mount_routes(httplib::Server& server, caf::actor_system& system,
   });
   server.Delete(action_route, route_to(&api::cancel));
   server.Get(metrics_path, route_to(&api::scrape));
+  // The API's description is public, like the API's shape itself.
+  server.Get(openapi_path, [](const Request&, Response& res) {
+    res.set_content(std::string{openapi_json()}, json_content_type);
+  });
   server.set_logger([handlers](const Request& req, const Response& res) {
     handlers->count(req, res);
   });

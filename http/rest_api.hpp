@@ -90,9 +90,10 @@ private:
   std::shared_ptr<change_feed> feed_;
 };
 
-/// Mounts the four /v1/cluster/actions endpoints and GET /metrics on a
-/// host's server; only `users` may call them (HTTP Basic auth, their role
-/// deciding what they may do). Each request is one typed request to
+/// Mounts the four /v1/cluster/actions endpoints, GET /metrics and GET
+/// /v1/openapi.json (docs/openapi.yaml as JSON, without authentication) on a
+/// host's server; only `users` may call the others (HTTP Basic auth, their
+/// role deciding what they may do). Each request is one typed request to
 /// `supervisor`, awaited with `settings.reply_timeout`; a watcher actor
 /// subscribed to the supervisor wakes the GET requests that wait for a
 /// change and keeps the run metrics. `system` and `supervisor` must outlive
@@ -100,7 +101,8 @@ private:
 /// system goes. Throws std::invalid_argument for users user_directory
 /// refuses.
 mounted_routes mount_routes(httplib::Server& server, caf::actor_system& system,
-                  supervisor_actor supervisor, std::vector<user> users,
-                  const rest_settings& settings);
+                            supervisor_actor supervisor,
+                            std::vector<user> users,
+                            const rest_settings& settings);
 
 } // namespace cluster_actions::http

@@ -1,6 +1,7 @@
 """The server binary as a child process of a test, on a loopback port of its
 own with plain HTTP, and what the Python tests share: HTTP calls with Basic
-auth, and checks the machine cannot run."""
+auth, each answer checked against docs/openapi.yaml, and checks the machine
+cannot run."""
 
 import base64
 import json
@@ -13,6 +14,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from openapi_check import check_response
 
 USER = "viewer@example.com"
 ADMIN = "admin@example.com"
@@ -98,9 +101,14 @@ class Server:
             request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=90) as response:
-                return response.status, response.headers, response.read()
+                status, headers, content = (response.status, response.headers,
+                                            response.read())
         except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read()
+            status, headers, content = error.code, error.headers, error.read()
+        # Every answer a test receives must be what docs/openapi.yaml says.
+        check_response(method, path, status, headers.get("Content-Type"),
+                       content)
+        return status, headers, content
 
     def wait_for_status(self, name, wanted, within=30):
         """Waits, with Prefer: wait, until the run of `name` has a status in
