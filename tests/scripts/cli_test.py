@@ -95,6 +95,25 @@ def main(server_binary, cli):
         assert final.startswith("step [" + "#" * 30 + "] 100.0%  completed  00:0"), final
         assert any("%  running  00:0" in redraw for redraw in redraws), redraws
         print("terminal frames:", *redraws[1:], sep="\n  ")
+
+    # Over HTTPS: the server's certificate trusted through --cacert (or
+    # CLUSTER_ACTIONS_CACERT), and refused without it.
+    with Server(server_binary, {"step": STEP}, tls=True) as server:
+        assert server.url.startswith("https://")
+        env = dict(os.environ, CLUSTER_ACTIONS_URL=server.url,
+                   CLUSTER_ACTIONS_USER=ADMIN, CLUSTER_ACTIONS_PASSWORD=PASSWORD)
+        trusted = subprocess.run(
+            [cli, "start", "step", "--wait", "--cacert", server.certificate],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert trusted.returncode == 0, trusted
+        from_env = subprocess.run(
+            [cli, "list"], env=dict(env, CLUSTER_ACTIONS_CACERT=server.certificate),
+            capture_output=True, text=True, timeout=60)
+        assert from_env.returncode == 0 and "step  completed" in from_env.stdout, from_env
+        untrusted = subprocess.run([cli, "list"], env=env, capture_output=True,
+                                   text=True, timeout=60)
+        assert untrusted.returncode == 5, untrusted
+        assert "not trusted" in untrusted.stderr, untrusted.stderr
     print("ok")
 
 

@@ -42,21 +42,25 @@ def stop_group(process, within=10):
 
 
 class Server:
-    """The server binary, serving plain HTTP on a free loopback port, with an
-    admin and a viewer and the given action types ({name: argv})."""
+    """The server binary on a free loopback port, with an admin and a viewer
+    and the given action types ({name: argv}): plain HTTP, or with `tls`
+    HTTPS with its own self-signed certificate (`certificate`)."""
 
-    def __init__(self, binary, actions):
+    def __init__(self, binary, actions, tls=False):
         self.dir = tempfile.TemporaryDirectory(prefix="cluster-actions-py-")
+        data_dir = os.path.join(self.dir.name, "data")
+        self.certificate = os.path.join(data_dir, "server-cert.pem")
         config = {
             "listen": "127.0.0.1:0",
-            "tls": False,
-            "data_dir": os.path.join(self.dir.name, "data"),
+            "data_dir": data_dir,
             "users": [
                 {"email": ADMIN, "password": PASSWORD, "role": "admin"},
                 {"email": USER, "password": PASSWORD, "role": "cluster_viewer"},
             ],
             "actions": {name: {"command": argv} for name, argv in actions.items()},
         }
+        if not tls:
+            config["tls"] = False
         path = os.path.join(self.dir.name, "config.json")
         with open(path, "w") as out:
             json.dump(config, out)
