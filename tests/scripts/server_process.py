@@ -88,6 +88,10 @@ class Server:
         stop_group(self.process)
         self.process.stdout.close()
         self.dir.cleanup()
+        # SIGTERM is a clean shutdown: anything else (a crash, a sanitizer's
+        # report) fails the test, unless it is failing already.
+        if self.process.returncode != 0 and sys.exc_info()[0] is None:
+            sys.exit(f"FAIL: the server exited with {self.process.returncode}")
 
     def __enter__(self):
         return self
