@@ -43,6 +43,8 @@ struct supervisor_state {
   caf::timespan shutdown_grace{};
   /// Runs that ended `aborted` since the shutdown began.
   std::size_t aborted_runs = 0;
+  /// Told of every change of a status (see subscribe_atom).
+  std::vector<status_watcher_actor> watchers;
   static inline const char* name = "cluster_actions.supervisor";
 };
 
@@ -76,6 +78,14 @@ void dispatch(self_pointer self) {
     self->send(type.actor, begin_atom::value, type.status->action_uid);
     st.admitted.insert(std::move(name));
   }
+}
+
+/// Tells every watcher of a change: `xs` is `changed_atom` and the new
+/// status, or `removed_atom` and the type's name.
+template <class... Ts>
+void tell_watchers(self_pointer self, const Ts&... xs) {
+  for (const auto& watcher : self->state.watchers)
+    self->send(watcher, xs...);
 }
 
 void deliver_if_stopped(self_pointer self) {
@@ -140,6 +150,7 @@ void replace_failed(self_pointer self, const std::string& name,
   } else {
     run.state = action_state::cancelled;
   }
+  tell_watchers(self, changed_atom::value, run);
   run_ended(self, name);
 }
 
@@ -196,10 +207,16 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
                          .first->second;
     spawn_actor_of(self, registered);
   }
-  self->set_down_handler([=](caf::down_msg& msg) {
+  self->set_down_handler([=](caf::down_msg& down) {
+    auto& watchers = self->state.watchers;
+    watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
+                                  [&](const status_watcher_actor& watcher) {
+                                    return watcher.address() == down.source;
+                                  }),
+                   watchers.end());
     for (auto& [name, type] : self->state.types)
-      if (type.actor.address() == msg.source)
-        return replace_failed(self, name, msg.source, msg.reason);
+      if (type.actor.address() == down.source)
+        return replace_failed(self, name, down.source, down.reason);
   });
   return {
     [=](list_atom) {
@@ -245,6 +262,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
                  std::move(params));
       st.waiting.push_back(name);
       dispatch(self);
+      tell_watchers(self, changed_atom::value, *type.status);
       return *type.status;
     },
     [=](cancel_atom, const std::string& name) -> caf::result<action_status> {
@@ -258,6 +276,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       if (is_terminal(type.status->state)) {
         auto removed = std::move(*type.status);
         type.status.reset();
+        tell_watchers(self, removed_atom::value, name);
         return removed;
       }
       // A waiting run never gets a slot now; its actor cancels it.
@@ -275,6 +294,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
         return; // about a run whose status was replaced or removed
       auto ended = is_terminal(pushed.state);
       i->second.status = std::move(pushed);
+      tell_watchers(self, changed_atom::value, *i->second.status);
       if (ended)
         run_ended(self, i->first);
     },
@@ -292,6 +312,13 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       auto result = *st.stopped;
       deliver_if_stopped(self);
       return result;
+    },
+    [=](subscribe_atom, status_watcher_actor& watcher) {
+      for (const auto& [name, type] : self->state.types)
+        if (type.status)
+          self->send(watcher, changed_atom::value, *type.status);
+      self->monitor(watcher);
+      self->state.watchers.push_back(std::move(watcher));
     },
   };
 }

@@ -24,8 +24,10 @@ namespace cluster_actions {
 // cancel, shutdown), status pushes to it (status), the supervisor's orders
 // to action actors (queue, begin, abort), a worker's reports (started,
 // progress, finished), an action actor's orders to its worker (stop, kill;
-// see `worker_actor`) and its own timers (timeout: the run's time limit is
-// over; grace_over: the time a stopped work was given is over).
+// see `worker_actor`), its own timers (timeout: the run's time limit is
+// over; grace_over: the time a stopped work was given is over), and a
+// watcher's subscription to the supervisor's changes (subscribe) and the
+// changes it is sent (changed, removed).
 using list_atom = caf::atom_constant<caf::atom("ca_list")>;
 using get_atom = caf::atom_constant<caf::atom("ca_get")>;
 using start_atom = caf::atom_constant<caf::atom("ca_start")>;
@@ -42,6 +44,17 @@ using stop_atom = caf::atom_constant<caf::atom("ca_stop")>;
 using kill_atom = caf::atom_constant<caf::atom("ca_kill")>;
 using timeout_atom = caf::atom_constant<caf::atom("ca_timeout")>;
 using grace_over_atom = caf::atom_constant<caf::atom("ca_grace")>;
+using subscribe_atom = caf::atom_constant<caf::atom("ca_subscr")>;
+using changed_atom = caf::atom_constant<caf::atom("ca_changed")>;
+using removed_atom = caf::atom_constant<caf::atom("ca_removed")>;
+
+/// Whoever wants to learn of every change of what the supervisor shows,
+/// as it happens, instead of asking again and again.
+using status_watcher_actor = caf::typed_actor<
+  /// A run was admitted or changed: its status as it stands now.
+  caf::reacts_to<changed_atom, action_status>,
+  /// The status of the named type's finished run was removed.
+  caf::reacts_to<removed_atom, std::string>>;
 
 /// The supervisor: registry of action types, status of every type's current
 /// or last run, admission (conflicts, queueing under the running limit).
@@ -63,7 +76,10 @@ using supervisor_actor = caf::typed_actor<
   /// started one `aborted` unless it ends otherwise first) and answers, once
   /// all of them are terminal, how many ended `aborted`. The grace is how
   /// long work may take to stop before it is killed.
-  caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>>;
+  caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>,
+  /// From now on, tells the watcher of every change, starting with one
+  /// `changed_atom` per status shown now. A watcher that exits is dropped.
+  caf::reacts_to<subscribe_atom, status_watcher_actor>>;
 
 /// Receives the reports of one run's work: `started_atom`, then any number
 /// of `progress_atom`, then exactly one `finished_atom`. The action actor

@@ -661,6 +661,7 @@ silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
       return caf::make_error(action_error::not_found);
     },
     [](status_atom, const action_status&) {},
+    [](subscribe_atom, const status_watcher_actor&) {},
     [self, stopping](shutdown_atom, caf::timespan) {
       for (auto& held : self->state.pending)
         held.deliver(stopping());
