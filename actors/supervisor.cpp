@@ -87,6 +87,8 @@ struct supervisor_state {
   std::size_t aborted_runs = 0;
   /// The grace the shutdown gives work to stop.
   caf::timespan stop_grace{};
+  /// Told of every change of a status (see subscribe_atom).
+  std::vector<status_watcher_actor> watchers;
   static inline const char* name = "cluster_actions.supervisor";
 };
 
@@ -144,6 +146,17 @@ bool must_end_before_stop(const supervisor_state& st,
                           const registered_type& type) {
   return has_live_run(type)
          && !(st.settings.store && type.run->status.state == action_state::queued);
+}
+
+/// Tells every watcher what the API now shows of `name`: its status, or
+/// that it has none any more.
+void tell_watchers(self_pointer self, const std::string& name) {
+  const auto& shown = self->state.types.at(name).shown;
+  for (const auto& watcher : self->state.watchers)
+    if (shown)
+      self->send(watcher, changed_atom::value, *shown);
+    else
+      self->send(watcher, removed_atom::value, name);
 }
 
 void deliver_if_stopped(self_pointer self) {
@@ -298,6 +311,7 @@ void on_written(self_pointer self, const std::string& name,
   if (latest.action_uid == type.shown->action_uid
       && latest.state == type.shown->state)
     type.shown->progress = latest.progress;
+  tell_watchers(self, name);
   notify_waiters(type, version, {});
 }
 
@@ -342,6 +356,7 @@ void publish(self_pointer self, const std::string& name, bool state_changed) {
   if (!self->state.settings.store) {
     type.shown = latest;
     type.sent = type.durable = type.changes;
+    tell_watchers(self, name);
     return;
   }
   if (state_changed) {
@@ -349,8 +364,10 @@ void publish(self_pointer self, const std::string& name, bool state_changed) {
     return;
   }
   if (type.shown && type.shown->action_uid == latest.action_uid
-      && type.shown->state == latest.state)
+      && type.shown->state == latest.state) {
     type.shown->progress = latest.progress;
+    tell_watchers(self, name);
+  }
   arm_persist(self, type, name, progress_write_interval);
 }
 
@@ -452,6 +469,7 @@ void begin_run(self_pointer self, const std::string& name) {
                            + self->system().render(err));
       } else {
         install(type, record);
+        tell_watchers(self, name);
         self->send(type.actor, begin_atom::value, record.status.action_uid);
         if (st.stopped) {
           // The shutdown came while this start was being stored.
@@ -514,6 +532,7 @@ void admit(self_pointer self, const std::string& name, action_params params,
                   promise.deliver(err);
                 } else {
                   install(self->state.types.at(name), record);
+                  tell_watchers(self, name);
                   enqueue(self, name);
                   promise.deliver(record.status);
                 }
@@ -531,6 +550,7 @@ void remove_finished(self_pointer self, const std::string& name,
                    promise.deliver(err);
                  } else {
                    forget(self->state.types.at(name));
+                   tell_watchers(self, name);
                    promise.deliver(removed);
                  }
                  done_serving(self, name);
@@ -713,10 +733,16 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
     registered.definition = std::move(type);
     spawn_actor_of(self, registered);
   }
-  self->set_down_handler([=](caf::down_msg& msg) {
+  self->set_down_handler([=](caf::down_msg& down) {
+    auto& watchers = self->state.watchers;
+    watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
+                                  [&](const status_watcher_actor& watcher) {
+                                    return watcher.address() == down.source;
+                                  }),
+                   watchers.end());
     for (auto& [name, type] : self->state.types)
-      if (type.actor.address() == msg.source)
-        return replace_failed(self, name, msg.source, msg.reason);
+      if (type.actor.address() == down.source)
+        return replace_failed(self, name, down.source, down.reason);
   });
   load_at_start(self);
   return {
@@ -763,6 +789,13 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
       type.persist_armed = false;
       if (type.run && type.sent < type.changes)
         write_latest(self, name);
+    },
+    [=](subscribe_atom, status_watcher_actor& watcher) {
+      for (const auto& [name, type] : self->state.types)
+        if (type.shown)
+          self->send(watcher, changed_atom::value, *type.shown);
+      self->monitor(watcher);
+      self->state.watchers.push_back(std::move(watcher));
     },
     [=](shutdown_atom, caf::timespan grace) -> caf::result<std::size_t> {
       auto& st = self->state;

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <tuple>
 
 #include <caf/all.hpp>
 #include <httplib.h>
@@ -185,6 +187,7 @@ struct server::impl {
   std::unique_ptr<server_certificate> certificate;
   /// An httplib::SSLServer unless the configuration turns TLS off.
   std::unique_ptr<httplib::Server> http;
+  std::optional<http::mounted_routes> routes;
   std::string certificate_file;
   /// For the server's own certificate only.
   std::unique_ptr<self_signed_renewal> renewal;
@@ -223,7 +226,8 @@ struct server::impl {
                                   {config.max_running_actions, store_server});
     await_loaded();
     try {
-      http::mount_routes(*http, system, supervisor, config.users, settings);
+      routes = http::mount_routes(*http, system, supervisor, config.users,
+                                  settings);
     } catch (...) {
       shutdown_actors();
       throw;
@@ -343,6 +347,8 @@ void server::stop() {
     return;
   }
   impl_->stopping = true;
+  if (impl_->routes)
+    impl_->routes->stop_waiting();
   // httplib's stop() only takes effect once the server loop is running, so
   // repeat it until run() has returned.
   while (impl_->serving) {

@@ -308,8 +308,12 @@ void write_self_signed(const tls_files& files, const certificate_names& names,
       || !BN_to_ASN1_INTEGER(number.get(), X509_get_serialNumber(cert.get()))
       || X509_set_version(cert.get(), X509_VERSION_3) != 1
       // An hour back: clients whose clock is a little behind accept it.
-      || !X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600)
-      || !X509_gmtime_adj(X509_getm_notAfter(cert.get()), validity.count())
+      // The hour counts towards the validity, whose whole span clients
+      // limit (825 days at most for a TLS server certificate).
+      || !X509_gmtime_adj(X509_getm_notBefore(cert.get()),
+                          -certificate_backdating.count())
+      || !X509_gmtime_adj(X509_getm_notAfter(cert.get()),
+                          (validity - certificate_backdating).count())
       || X509_NAME_add_entry_by_txt(
            subject, "O", MBSTRING_UTF8,
            reinterpret_cast<const unsigned char*>("cluster-actions"), -1, -1,
@@ -438,6 +442,10 @@ make_https_server(const server_certificate& certificate,
                                 | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1)
       problem = "cannot require TLS 1.2: " + openssl_errors();
+    // TLS 1.2 with AEAD suites only: the CBC ones are the source of the
+    // padding-oracle attacks (Lucky13 and kin). TLS 1.3's are all AEAD.
+    else if (SSL_CTX_set_cipher_list(&ctx, tls12_ciphers) != 1)
+      problem = "cannot set the TLS 1.2 cipher suites: " + openssl_errors();
     else
       certificate.present_on(ctx);
     return problem.empty();

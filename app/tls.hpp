@@ -48,10 +48,21 @@ tls_files self_signed_files(const std::string& data_dir);
 /// `renew_before` is left.
 constexpr auto self_signed_validity = std::chrono::hours{24 * 825};
 constexpr auto renew_before = std::chrono::hours{24 * 30};
+/// How far back a self-signed certificate's validity starts; part of
+/// `validity`, not added to it.
+constexpr std::chrono::seconds certificate_backdating = std::chrono::hours{1};
+
+/// The TLS 1.2 cipher suites served, in OpenSSL's notation: forward secret
+/// and AEAD (AES-GCM, ChaCha20-Poly1305), for EC and RSA keys.
+constexpr const char* tls12_ciphers
+  = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 /// Makes an EC P-256 key and a self-signed X.509 v3 certificate for `names`
 /// (subject alternative names; the first DNS name is also the common name),
-/// valid from an hour ago for `validity`, and writes both as PEM. Each file
+/// valid for `validity` from `certificate_backdating` ago, and writes both
+/// as PEM. Each file
 /// is written under a temporary name and renamed into place; the key is
 /// created with mode 0600 and so is never readable by others, the
 /// certificate gets 0644. Throws tls_error.
@@ -112,7 +123,8 @@ private:
 
 /// The REST front's HTTPS server (http::rest_tls_server, set up with
 /// `settings`) presenting `certificate`, which must outlive it: TLS 1.2 at
-/// least, without compression or renegotiation. Throws tls_error.
+/// least (with `tls12_ciphers`), without compression or renegotiation.
+/// Throws tls_error.
 std::unique_ptr<httplib::Server>
 make_https_server(const server_certificate& certificate,
                   const http::rest_settings& settings);

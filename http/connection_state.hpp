@@ -2,6 +2,8 @@
 // the request it is serving tell each other. Internal to the REST front.
 #pragma once
 
+#include <chrono>
+
 namespace cluster_actions::http {
 
 struct connection_state {
@@ -10,6 +12,8 @@ struct connection_state {
   bool timed_out = false; ///< a read timeout or the request deadline passed
   bool close = false;     ///< close after this response
   bool wrote = false;     ///< part of a response went out for this request
+  /// When the request's first byte was there to read.
+  std::chrono::steady_clock::time_point request_began;
 };
 
 /// The state of the connection this thread is serving, or nullptr outside

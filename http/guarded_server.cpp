@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "http/connection_state.hpp"
+#include "http/http_date.hpp"
 #include "http/json_mapping.hpp"
 
 namespace cluster_actions::http {
@@ -465,6 +466,7 @@ std::string canned_response(int status, std::string_view reason,
                             std::string_view description) {
   auto body = error_json(error_code, description);
   return "HTTP/1.1 " + std::to_string(status) + " " + std::string{reason}
+         + "\r\nDate: " + http_date()
          + "\r\nContent-Type: application/json\r\nContent-Length: "
          + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n"
          + body;
@@ -558,6 +560,7 @@ bool guarded_server<Base>::process_and_close_socket(socket_t sock) {
     if (!stream.wait_for_request(idle))
       break;
     state = connection_state{};
+    state.request_began = clock_type::now();
     // While other connections wait for a thread, this one gives its thread
     // up after one request instead of holding it for the keep-alive time.
     const bool close = served + 1 >= this->keep_alive_max_count_

@@ -46,6 +46,11 @@ public:
     return slot{waiting_};
   }
 
+  /// How many requests hold a place now.
+  std::size_t count() const {
+    return waiting_.load();
+  }
+
 private:
   std::size_t max_;
   std::atomic<std::size_t> waiting_{0};

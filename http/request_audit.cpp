@@ -75,14 +75,10 @@ void note_action(const action_status& status) {
   note.action_status = std::string{to_string(status.state)};
 }
 
-void audit_requests(httplib::Server& server, std::shared_ptr<audit_log> log,
-                    trusted_proxies proxies) {
-  // Recorded once the answer is final, just before it is sent: a client
-  // that acts on an answer finds the line of that answer already there.
-  server.set_post_routing_handler([log = std::move(log),
-                                   proxies = std::move(proxies)](
-                                    const httplib::Request& req,
-                                    httplib::Response& res) {
+std::function<void(const httplib::Request&, const httplib::Response&)>
+audit_recorder(std::shared_ptr<audit_log> log, trusted_proxies proxies) {
+  return [log = std::move(log), proxies = std::move(proxies)](
+           const httplib::Request& req, const httplib::Response& res) {
     auto served = std::exchange(note, {});
     auto event = audit_event(req.method, req.path, res.status,
                              req.has_header("Authorization"));
@@ -92,7 +88,7 @@ void audit_requests(httplib::Server& server, std::shared_ptr<audit_log> log,
                  client_address(req, proxies), req.method, req.path,
                  res.status, std::move(served.action_uid),
                  std::move(served.action_status)});
-  });
+  };
 }
 
 } // namespace cluster_actions::http

@@ -3,6 +3,7 @@
 // line about the request they served. Internal to the REST front.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 namespace httplib {
 class Server;
 struct Request;
+struct Response;
 } // namespace httplib
 
 namespace cluster_actions::http {
@@ -44,10 +46,10 @@ void note_given_user(const httplib::Request& req);
 /// Tells this request's audit line the run its answer is about.
 void note_action(const action_status& status);
 
-/// Writes a line to `log` for every request of `server` that audit_event
-/// names, when its answer is about to be sent, with the client's address
-/// as `proxies` see it. Takes httplib's post-routing handler.
-void audit_requests(httplib::Server& server, std::shared_ptr<audit_log> log,
-                    trusted_proxies proxies);
+/// The step that writes a line to `log` for every request audit_event
+/// names, once its answer is final, with the client's address as `proxies`
+/// see it. Run it from the server's post-routing handler.
+std::function<void(const httplib::Request&, const httplib::Response&)>
+audit_recorder(std::shared_ptr<audit_log> log, trusted_proxies proxies);
 
 } // namespace cluster_actions::http

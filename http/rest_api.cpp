@@ -23,11 +23,16 @@
 #include "http/basic_auth.hpp"
 #include "http/caller_pool.hpp"
 #include "http/calling_thread.hpp"
+#include "http/change_wait.hpp"
 #include "http/connection_state.hpp"
+#include "http/http_date.hpp"
 #include "http/json_mapping.hpp"
 #include "http/list_cache.hpp"
+#include "http/metrics.hpp"
+#include "http/openapi_document.hpp"
 #include "http/pending_bound.hpp"
 #include "http/request_audit.hpp"
+#include "http/status_watcher.hpp"
 
 namespace cluster_actions::http {
 
@@ -73,6 +78,61 @@ void send_json(Response& res, int status, std::string body) {
 void send_error(Response& res, int status, std::string_view error_code,
                 std::string_view description) {
   send_json(res, status, error_json(error_code, description));
+}
+
+/// 304 for a conditional GET whose entity tag still matches.
+void send_not_modified(Response& res, const std::string& tag) {
+  res.status = 304;
+  res.set_header("ETag", tag);
+}
+
+/// The paths of the metrics and of the OpenAPI document.
+const std::string metrics_path = "/metrics";
+const std::string openapi_path = "/v1/openapi.json";
+
+/// The route template of a request's path, as the metrics label it.
+std::string_view route_template(const std::string& path) {
+  switch (parse_api_path(path).kind) {
+    case api_path::list:
+      return list_path;
+    case api_path::action:
+    case api_path::invalid_action:
+      return "/v1/cluster/actions/{action}";
+    case api_path::outside:
+      break;
+  }
+  if (path == metrics_path)
+    return metrics_path;
+  return path == openapi_path ? std::string_view{openapi_path} : "other";
+}
+
+/// Whether a header value names a connection option, ignoring case.
+bool names_option(const std::string& value, std::string_view option) {
+  return value.size() == option.size()
+         && std::equal(value.begin(), value.end(), option.begin(),
+                       [](char a, char b) {
+                         return std::tolower(static_cast<unsigned char>(a))
+                                == b;
+                       });
+}
+
+/// The headers every response carries, set last: Date, and for a response
+/// after which the connection closes, `Connection: close` and no
+/// Keep-Alive.
+void finish_headers(const Request& req, Response& res) {
+  res.set_header("Date", http_date());
+  // An HTTP/1.0 connection persists only when the client asked for it.
+  bool closing = names_option(res.get_header_value("Connection"), "close")
+                 || (req.version == "HTTP/1.0"
+                     && !names_option(req.get_header_value("Connection"),
+                                      "keep-alive"));
+  if (!closing)
+    return;
+  if (auto* connection = current_connection())
+    connection->close = true;
+  res.headers.erase("Keep-Alive");
+  res.headers.erase("Connection");
+  res.set_header("Connection", "close");
 }
 
 /// 503 with Retry-After: the condition is expected to pass shortly.
@@ -250,7 +310,9 @@ auto send_action(Response& res) {
 class api {
 public:
   api(caf::actor_system& system, supervisor_actor supervisor,
-      std::vector<user> users, const rest_settings& settings)
+      std::vector<user> users, const rest_settings& settings,
+      std::shared_ptr<change_feed> feed, std::shared_ptr<metrics> counters,
+      status_watcher_actor watcher)
     : supervisor_(std::move(supervisor)),
       users_(std::move(users)),
       throttle_(settings.throttle),
@@ -259,19 +321,28 @@ public:
       max_body_bytes_(settings.max_body_bytes),
       pending_(settings.max_pending_requests),
       callers_(system),
-      challenge_("Basic realm=\"" + settings.realm + "\"") {
+      challenge_("Basic realm=\"" + settings.realm + "\""),
+      waiters_(std::min(settings.max_waiting_requests,
+                        std::max<std::size_t>(settings.threads / 2, 1))),
+      feed_(std::move(feed)),
+      metrics_(std::move(counters)),
+      watcher_(std::move(watcher)) {
     // nop
   }
 
   void list(const Request& req, Response& res) {
     if (!authorize(req, res, permission::view_status_of_cluster_action))
       return;
-    ask(
-      res, {}, 404,
-      [&](std::vector<action_status>& statuses) {
-        send_json(res, 200, list_cache_.json_of(statuses));
-      },
-      list_atom::value);
+    show(req, res, [&] {
+      std::shared_ptr<const std::string> body;
+      ask(
+        res, {}, 404,
+        [&](std::vector<action_status>& statuses) {
+          body = list_cache_.json_of(statuses);
+        },
+        list_atom::value);
+      return body;
+    });
   }
 
   void get(const Request& req, Response& res) {
@@ -279,7 +350,33 @@ public:
     if (!name
         || !authorize(req, res, permission::view_status_of_cluster_action))
       return;
-    ask(res, *name, 404, send_action(res), get_atom::value, *name);
+    show(req, res, [&] {
+      std::shared_ptr<const std::string> body;
+      ask(
+        res, *name, 404,
+        [&](action_status& status) {
+          body = std::make_shared<const std::string>(action_json(status));
+        },
+        get_atom::value, *name);
+      return body;
+    });
+  }
+
+  void scrape(const Request& req, Response& res) {
+    if (!authorize(req, res, permission::view_status_of_cluster_action))
+      return;
+    res.set_content(metrics_->render(waiters_.count()),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  /// Counts an answered request in the metrics (httplib's logger, called
+  /// once the response is written).
+  void count(const Request& req, const Response& res) {
+    auto latency = metrics::clock::duration::zero();
+    if (const auto* connection = current_connection())
+      latency = metrics::clock::now() - connection->request_began;
+    metrics_->request_answered(req.method, route_template(req.path),
+                               res.status, latency);
   }
 
   void start(const Request& req, Response& res,
@@ -352,6 +449,70 @@ public:
   }
 
 private:
+  /// Answers a GET with the body that `fetch` renders (nullptr when it
+  /// answered an error itself) and its ETag; 304 when If-None-Match names
+  /// that tag. With `Prefer: wait=N` as well, holds the request until the
+  /// body changes (200) or N seconds pass (304), waking only when the
+  /// supervisor reports a change.
+  template <class Fetch>
+  void show(const Request& req, Response& res, Fetch fetch) {
+    const auto& if_none_match = req.get_header_value("If-None-Match");
+    auto wait = if_none_match.empty()
+                  ? std::nullopt
+                  : preferred_wait(req.get_header_value("Prefer"));
+    if (wait)
+      res.set_header("Preference-Applied",
+                     "wait=" + std::to_string(wait->count()));
+    const auto deadline
+      = std::chrono::steady_clock::now() + wait.value_or(std::chrono::seconds(0));
+    std::optional<pending_bound::slot> waiting;
+    for (;;) {
+      // Read before asking: a change after this point wakes the wait below
+      // even when it happens before the wait starts.
+      auto seen = feed_->version();
+      auto body = fetch();
+      if (!body)
+        return;
+      auto tag = entity_tag(*body);
+      if (if_none_match.empty() || !none_match_names(if_none_match, tag)) {
+        res.set_header("ETag", tag);
+        send_json(res, 200, std::move(body));
+        return;
+      }
+      if (!wait) {
+        send_not_modified(res, tag);
+        return;
+      }
+      if (!waiting) {
+        auto place = waiters_.enter();
+        if (!place) {
+          send_unavailable(res, "too_many_waiting",
+                           "too many requests are waiting for a change; "
+                           "retry shortly or ask without Prefer: wait");
+          return;
+        }
+        waiting.emplace(std::move(*place));
+      }
+      switch (feed_->wait_past(seen, deadline)) {
+        case change_feed::wake_reason::changed:
+          break; // ask again: the change may be elsewhere
+        case change_feed::wake_reason::deadline:
+          send_not_modified(res, tag);
+          return;
+        case change_feed::wake_reason::closed:
+          // As a plain body: httplib stops writing a content provider's
+          // body once the server is stopping, which it is about to be.
+          res.set_header("Retry-After", "1");
+          res.status = 503;
+          res.set_content(error_json("shutting_down",
+                                     "the server is stopping; ask again "
+                                     "once it is back"),
+                          json_content_type);
+          return;
+      }
+    }
+  }
+
   /// The caller, or nothing when it may not go on (401, 403 or 429 is
   /// answered then). Runs before any body is parsed.
   const user* authorize(const Request& req, Response& res,
@@ -378,6 +539,7 @@ private:
       if (header != req.headers.end()) {
         throttle_.failed(client);
         note_given_user(req);
+        metrics_->login_failed();
       }
       res.set_header("WWW-Authenticate", challenge_);
       send_error(res, 401, "unauthorized",
@@ -429,6 +591,7 @@ private:
       [&](caf::error& err) { send_failure(res, err, action, unknown_status); },
       caf::after(reply_timeout_) >> [&] {
         answered = false;
+        metrics_->reply_timed_out();
         send_failure(res, caf::make_error(caf::sec::request_timeout), action,
                      unknown_status);
       });
@@ -496,6 +659,11 @@ private:
   caller_pool callers_;
   list_cache list_cache_;
   std::string challenge_;
+  pending_bound waiters_;
+  std::shared_ptr<change_feed> feed_;
+  std::shared_ptr<metrics> metrics_;
+  /// Feeds `feed_` and `metrics_`; held so that it lives as long as they.
+  status_watcher_actor watcher_;
 };
 
 } // namespace
@@ -527,6 +695,7 @@ void configure_server(httplib::Server& server, const rest_settings& settings) {
              ? httplib::Server::HandlerResponse::Handled
              : httplib::Server::HandlerResponse::Unhandled;
   });
+  server.set_post_routing_handler(finish_headers);
   server.set_error_handler(httplib::Server::HandlerWithResponse{
     [settings](const Request& req, Response& res) {
       // The handlers' own responses always carry a Content-Type.
@@ -558,13 +727,37 @@ int bind_server(httplib::Server& server, const std::string& host, int port,
   return bound;
 }
 
-void mount_routes(httplib::Server& server, caf::actor_system& system,
-                  supervisor_actor supervisor, std::vector<user> users,
-                  const rest_settings& settings) {
+mounted_routes::mounted_routes(std::shared_ptr<change_feed> feed)
+  : feed_(std::move(feed)) {
+  // nop
+}
+
+void mounted_routes::stop_waiting() {
+  feed_->close();
+}
+
+mounted_routes mount_routes(httplib::Server& server, caf::actor_system& system,
+                            supervisor_actor supervisor,
+                            std::vector<user> users,
+                            const rest_settings& settings) {
+  auto feed = std::make_shared<change_feed>();
+  auto counters = std::make_shared<metrics>();
+  auto watcher = spawn_status_watcher(system, supervisor, feed, counters);
   auto handlers = std::make_shared<api>(system, std::move(supervisor),
-                                        std::move(users), settings);
-  if (settings.audit)
-    audit_requests(server, settings.audit, settings.proxies);
+                                        std::move(users), settings, feed,
+                                        std::move(counters),
+                                        std::move(watcher));
+  if (settings.audit) {
+    // httplib keeps one post-routing handler: this one finishes the headers
+    // as configure_server's does, then records the answer, just before it
+    // is sent, so that a client acting on an answer finds its line there.
+    server.set_post_routing_handler(
+      [record = audit_recorder(settings.audit, settings.proxies)](
+        const Request& req, Response& res) {
+        finish_headers(req, res);
+        record(req, res);
+      });
+  }
   auto route_to = [&handlers](void (api::*member)(const Request&, Response&)) {
     return [handlers, member](const Request& req, Response& res) {
       (handlers.get()->*member)(req, res);
@@ -583,6 +776,15 @@ void mount_routes(httplib::Server& server, caf::actor_system& system,
     handlers->start(req, res, read_body);
   });
   server.Delete(action_route, route_to(&api::cancel));
+  server.Get(metrics_path, route_to(&api::scrape));
+  // The API's description is public, like the API's shape itself.
+  server.Get(openapi_path, [](const Request&, Response& res) {
+    res.set_content(std::string{openapi_json()}, json_content_type);
+  });
+  server.set_logger([handlers](const Request& req, const Response& res) {
+    handlers->count(req, res);
+  });
+  return mounted_routes{std::move(feed)};
 }
 
 } // namespace cluster_actions::http

@@ -23,6 +23,8 @@ class Server;
 
 namespace cluster_actions::http {
 
+class change_feed;
+
 /// How the REST front serves; the defaults are the server's.
 struct rest_settings {
   /// How long a handler waits for the supervisor before answering 503.
@@ -33,6 +35,11 @@ struct rest_settings {
   /// Requests waiting for the supervisor's reply at once; past it, 503 at
   /// once rather than a place in a queue.
   std::size_t max_pending_requests = 256;
+  /// GET requests held open at once until what they show changes
+  /// (`Prefer: wait=N`); past it, 503 at once. Each holds a pool thread,
+  /// so at most half of `threads` wait, whatever this says, and the other
+  /// half still serve other clients.
+  std::size_t max_waiting_requests = 64;
   /// The limits below hold for the REST front's own servers
   /// (guarded_server.hpp); a host's plain httplib::Server keeps httplib's.
   ///
@@ -76,16 +83,35 @@ void configure_server(httplib::Server& server, const rest_settings& settings);
 int bind_server(httplib::Server& server, const std::string& host, int port,
                 int backlog = 4096);
 
-/// Mounts the four /v1/cluster/actions endpoints on a host's server; only
-/// `users` may call them (HTTP Basic auth, their role deciding what they
-/// may do). Each request is one typed request to `supervisor`, awaited with
-/// `settings.reply_timeout`. With `settings.audit`, every request the audit
-/// log wants is recorded there (this takes `server`'s post-routing
-/// handler). `system` and `supervisor` must outlive `server`'s last
-/// request: stop and join the server before the actor system goes. Throws
-/// std::invalid_argument for users user_directory refuses.
-void mount_routes(httplib::Server& server, caf::actor_system& system,
-                  supervisor_actor supervisor, std::vector<user> users,
-                  const rest_settings& settings);
+/// What a host keeps of the mounted routes.
+class mounted_routes {
+public:
+  explicit mounted_routes(std::shared_ptr<change_feed> feed);
+
+  /// Answers the GET requests waiting for a change at once (503
+  /// `shutting_down`), and later ones without waiting. Call it before
+  /// stopping the server: httplib's stop waits for the requests it is
+  /// serving.
+  void stop_waiting();
+
+private:
+  std::shared_ptr<change_feed> feed_;
+};
+
+/// Mounts the four /v1/cluster/actions endpoints, GET /metrics and GET
+/// /v1/openapi.json (docs/openapi.yaml as JSON, without authentication) on a
+/// host's server; only `users` may call the others (HTTP Basic auth, their
+/// role deciding what they may do). Each request is one typed request to
+/// `supervisor`, awaited with `settings.reply_timeout`; a watcher actor
+/// subscribed to the supervisor wakes the GET requests that wait for a
+/// change and keeps the run metrics. With `settings.audit`, every request
+/// the audit log wants is recorded there (this takes `server`'s
+/// post-routing handler). `system` and `supervisor` must outlive `server`'s
+/// last request: stop and join the server before the actor system goes.
+/// Throws std::invalid_argument for users user_directory refuses.
+mounted_routes mount_routes(httplib::Server& server, caf::actor_system& system,
+                            supervisor_actor supervisor,
+                            std::vector<user> users,
+                            const rest_settings& settings);
 
 } // namespace cluster_actions::http

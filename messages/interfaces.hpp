@@ -27,7 +27,9 @@ namespace cluster_actions {
 // progress, finished), an action actor's orders to its worker (stop, kill;
 // see `worker_actor`), its own timers (timeout: the run's time limit is
 // over; grace_over: the time a stopped work was given is over), requests to
-// a status store (load, write, remove) and its acknowledgement (durable).
+// a status store (load, write, remove) and its acknowledgement (durable),
+// and a watcher's subscription to the supervisor's changes (subscribe) and
+// the changes it is sent (changed, removed).
 using list_atom = caf::atom_constant<caf::atom("ca_list")>;
 using get_atom = caf::atom_constant<caf::atom("ca_get")>;
 using start_atom = caf::atom_constant<caf::atom("ca_start")>;
@@ -48,6 +50,17 @@ using load_atom = caf::atom_constant<caf::atom("ca_load")>;
 using write_atom = caf::atom_constant<caf::atom("ca_write")>;
 using remove_atom = caf::atom_constant<caf::atom("ca_remove")>;
 using durable_atom = caf::atom_constant<caf::atom("ca_durable")>;
+using subscribe_atom = caf::atom_constant<caf::atom("ca_subscr")>;
+using changed_atom = caf::atom_constant<caf::atom("ca_changed")>;
+using removed_atom = caf::atom_constant<caf::atom("ca_removed")>;
+
+/// Whoever wants to learn of every change of what the supervisor shows,
+/// as it happens, instead of asking again and again.
+using status_watcher_actor = caf::typed_actor<
+  /// A run was admitted or changed: its status as it stands now.
+  caf::reacts_to<changed_atom, action_status>,
+  /// The status of the named type's finished run was removed.
+  caf::reacts_to<removed_atom, std::string>>;
 
 /// The supervisor: registry of action types, status of every type's current
 /// or last run, admission (conflicts, queueing under the running limit).
@@ -75,7 +88,10 @@ using supervisor_actor = caf::typed_actor<
   /// started one `aborted` unless it ends otherwise first) and answers, once
   /// all of them are terminal, how many ended `aborted`. The grace is how
   /// long work may take to stop before it is killed.
-  caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>>;
+  caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>,
+  /// From now on, tells the watcher of every change, starting with one
+  /// `changed_atom` per status shown now. A watcher that exits is dropped.
+  caf::reacts_to<subscribe_atom, status_watcher_actor>>;
 
 /// Where the supervisor keeps the durable record of each type's current or
 /// last run (see `run_record`), so that it survives a restart. The

@@ -670,3 +670,84 @@ TEST_CASE("over HTTPS, the same limits hold", "[http][tls]") {
   CHECK(list() == before);
   CHECK_FALSE(std::filesystem::exists(dir.file("marker.ran")));
 }
+
+namespace {
+
+/// Whether the reply's head has a header `name` (as the server spells it).
+bool has_header_named(const raw_reply& reply, const std::string& name) {
+  auto head = reply.text.substr(0, reply.text.find("\r\n\r\n") + 2);
+  return head.find("\r\n" + name + ": ") != std::string::npos;
+}
+
+/// A Date header, and for a closing answer `Connection: close` and no
+/// Keep-Alive.
+void require_http_details(const raw_reply& reply, bool closing) {
+  INFO(reply.text);
+  CHECK(has_header_named(reply, "Date"));
+  CHECK(reply.has_header("Connection: close") == closing);
+  CHECK(has_header_named(reply, "Keep-Alive") == !closing);
+  if (closing)
+    CHECK(reply.closed);
+}
+
+} // namespace
+
+TEST_CASE("Date on every answer; Connection: close and no Keep-Alive when "
+          "closing",
+          "[http]") {
+  temp_dir dir;
+  test_server server{test_config(dir)};
+  const auto port = server.port();
+  // Keep-alive answers are read for a moment only: the connection stays
+  // open.
+  const auto briefly = 500ms;
+
+  SECTION("answers on a connection that stays open") {
+    auto ok = round_trip(port,
+                         "GET " + list_path + " HTTP/1.1\r\nHost: x\r\n"
+                           + auth_header + "\r\n",
+                         briefly);
+    REQUIRE(ok.status() == 200);
+    require_http_details(ok, false);
+    auto unauthorized = round_trip(
+      port, "GET " + list_path + " HTTP/1.1\r\nHost: x\r\n\r\n", briefly);
+    REQUIRE(unauthorized.status() == 401);
+    require_http_details(unauthorized, false);
+  }
+
+  SECTION("answers after which the server closes") {
+    auto not_found = round_trip(
+      port, "GET /nowhere HTTP/1.1\r\nHost: x\r\n" + auth_header + "\r\n");
+    REQUIRE(not_found.status() == 404);
+    require_http_details(not_found, true);
+    auto refused_name = round_trip(
+      port, post_head(list_path + "/bad%20name", "Content-Length: 0\r\n\r\n"));
+    REQUIRE(refused_name.status() == 400);
+    require_http_details(refused_name, true);
+    auto asked_to_close = round_trip(
+      port, "GET " + list_path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              + auth_header + "\r\n");
+    REQUIRE(asked_to_close.status() == 200);
+    require_http_details(asked_to_close, true);
+    // Answered by the connection loop itself, before httplib sees it.
+    auto too_large = round_trip(port, "GET " + list_path
+                                        + " HTTP/1.1\r\nHost: x\r\nX-Big: "
+                                        + std::string(9000, 'a') + "\r\n\r\n");
+    REQUIRE(too_large.status() == 431);
+    require_http_details(too_large, true);
+  }
+
+  SECTION("HTTP/1.0 persists only when the client asks for keep-alive") {
+    auto plain = round_trip(
+      port, "GET " + list_path + " HTTP/1.0\r\n" + auth_header + "\r\n");
+    REQUIRE(plain.status() == 200);
+    require_http_details(plain, true);
+    auto kept = round_trip(port,
+                           "GET " + list_path
+                             + " HTTP/1.0\r\nConnection: Keep-Alive\r\n"
+                             + auth_header + "\r\n",
+                           briefly);
+    REQUIRE(kept.status() == 200);
+    require_http_details(kept, false);
+  }
+}

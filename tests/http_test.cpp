@@ -688,6 +688,7 @@ silent_supervisor(cluster_actions::supervisor_actor::stateful_pointer<
                              std::string{"the disk is full"});
     },
     [](status_atom, const action_status&) {},
+    [](subscribe_atom, const status_watcher_actor&) {},
     [self, stopping](shutdown_atom, caf::timespan) {
       for (auto& held : self->state.pending)
         held.deliver(stopping());

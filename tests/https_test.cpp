@@ -155,13 +155,18 @@ int connect_to(int port) {
 
 /// Whether a TLS handshake with a client limited to `max_version` succeeds
 /// (certificate not verified; the protocol is what is tested).
-bool handshake_succeeds(int port, int max_version) {
+/// Whether a handshake of at most `max_version` succeeds, the client
+/// offering only `tls12_ciphers` (OpenSSL's notation) when given.
+bool handshake_succeeds(int port, int max_version,
+                        const char* tls12_ciphers = nullptr) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   REQUIRE(ctx != nullptr);
-  // Level 0 lets this client offer the old versions at all.
+  // Level 0 lets this client offer the old versions and suites at all.
   SSL_CTX_set_security_level(ctx, 0);
   SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
   SSL_CTX_set_max_proto_version(ctx, max_version);
+  if (tls12_ciphers != nullptr)
+    REQUIRE(SSL_CTX_set_cipher_list(ctx, tls12_ciphers) == 1);
   SSL* ssl = SSL_new(ctx);
   int fd = connect_to(port);
   SSL_set_fd(ssl, fd);
@@ -401,4 +406,40 @@ TEST_CASE("plain HTTP sent to the HTTPS port gets a closed connection") {
     CHECK_FALSE(res);
     CHECK(std::chrono::steady_clock::now() - started < deadline);
   }
+}
+
+TEST_CASE("TLS 1.2 offers only AEAD cipher suites; TLS 1.3 is unchanged") {
+  temp_dir dir;
+  test_server server{https_config(dir)};
+  const auto port = server->port();
+  for (const char* cbc :
+       {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA",
+        "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA384",
+        "ECDHE-RSA-AES128-SHA", "AES128-SHA", "AES256-SHA256"}) {
+    INFO(cbc);
+    CHECK_FALSE(handshake_succeeds(port, TLS1_2_VERSION, cbc));
+  }
+  for (const char* aead :
+       {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+    INFO(aead);
+    CHECK(handshake_succeeds(port, TLS1_2_VERSION, aead));
+  }
+  CHECK(handshake_succeeds(port, TLS1_3_VERSION));
+}
+
+TEST_CASE("the self-signed certificate's whole validity is at most 825 days") {
+  temp_dir dir;
+  const app::tls_files files{dir.file("cert.pem"), dir.file("key.pem")};
+  app::write_self_signed(files, {{"localhost"}, {"127.0.0.1"}});
+  auto cert = load_certificate(files.cert_file);
+  int days = 0;
+  int seconds = 0;
+  REQUIRE(ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert.get()),
+                         X509_get0_notAfter(cert.get()))
+          == 1);
+  CHECK(std::chrono::hours{24} * days + std::chrono::seconds{seconds}
+        <= std::chrono::hours{24 * 825});
+  // Backdated, so that a client whose clock is a little behind accepts it.
+  CHECK(X509_cmp_current_time(X509_get0_notBefore(cert.get())) < 0);
 }

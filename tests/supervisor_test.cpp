@@ -482,3 +482,41 @@ TEST_CASE("spawn_supervisor refuses invalid and duplicate names") {
   CHECK_THROWS_WITH(spawn_supervisor(sys, {type}),
                     "action type 'alpha' has no work");
 }
+
+TEST_CASE_METHOD(fixture, "a watcher is told of every change; one that exits "
+                          "does not hold the supervisor up") {
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto watcher = sys.spawn([seen]() -> status_watcher_actor::behavior_type {
+    return {
+      [seen](changed_atom, const action_status& status) {
+        seen->push_back(status.name + " " + std::string{to_string(status.state)}
+                        + " " + std::to_string(static_cast<int>(status.progress)));
+      },
+      [seen](removed_atom, const std::string& name) {
+        seen->push_back("removed " + name);
+      },
+    };
+  });
+  start_running("beta"); // before the subscription: sent as it stands
+  self->send(sup, subscribe_atom::value, watcher);
+  settle();
+  CHECK(*seen == std::vector<std::string>{"beta running 0"});
+  seen->clear();
+
+  start_running("alpha");
+  report_progress("alpha", 40);
+  report_finished("alpha", work_outcome::success());
+  REQUIRE(cancel("alpha"));
+  CHECK(*seen
+        == std::vector<std::string>{"alpha queued 0", "alpha starting 0",
+                                    "alpha running 0", "alpha running 40",
+                                    "alpha completed 100", "removed alpha"});
+
+  // The supervisor serves on after its watcher has gone.
+  self->send_exit(watcher, caf::exit_reason::user_shutdown);
+  settle();
+  seen->clear();
+  report_progress("beta", 10);
+  CHECK(seen->empty());
+  CHECK(get("beta")->progress == 10.0);
+}
