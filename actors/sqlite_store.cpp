@@ -195,8 +195,15 @@ class sqlite_store::impl {
 public:
   explicit impl(const std::string& path) : path_(path) {
     open();
-    check_and_migrate();
-    prepare();
+    try {
+      check_and_migrate();
+      prepare();
+    } catch (...) {
+      // No destructor runs for an object whose constructor threw.
+      statements_.reset();
+      sqlite3_close(db_);
+      throw;
+    }
   }
 
   ~impl() {

@@ -53,14 +53,17 @@ struct registered_type {
   /// What the API shows: `run`'s status once it is durable (its progress
   /// may be ahead of the store); without a store, `run`'s status.
   std::optional<action_status> shown;
-  /// Changes of `run`, counted: the newest sent to the store, the newest
-  /// the store has made durable, and callbacks waiting for one to be. One
-  /// write of a run is in flight at a time (sent > durable); changes meanwhile
-  /// go in the next, as one.
+  /// Changes of `run`, counted, the newest the store has made durable, and
+  /// callbacks waiting for one to be.
   std::uint64_t changes = 0;
-  std::uint64_t sent = 0;
   std::uint64_t durable = 0;
   std::vector<std::pair<std::uint64_t, done_callback>> durability_waiters;
+  /// A write of the run's status is in flight. One at a time: changes made
+  /// meanwhile go in the next, as one.
+  bool writing = false;
+  /// The run is being replaced by a new one or removed: no write of its
+  /// status may follow that request to the store, or it would undo it.
+  bool sealed = false;
   /// A persist_atom timer is pending for this type.
   bool persist_armed = false;
   /// Starts and cancels of the type are served one at a time (see
@@ -247,13 +250,15 @@ void store_remove(self_pointer self, const action_status& status,
 void install(registered_type& type, run_record record) {
   type.shown = record.status;
   type.run = std::move(record);
-  type.sent = type.durable = ++type.changes;
+  type.durable = ++type.changes;
+  type.sealed = false;
 }
 
 void forget(registered_type& type) {
   type.run.reset();
   type.shown.reset();
-  type.sent = type.durable = ++type.changes;
+  type.durable = ++type.changes;
+  type.sealed = false;
 }
 
 /// Calls the waiters for changes up to `version` with `err`.
@@ -280,17 +285,29 @@ void arm_persist(self_pointer self, registered_type& type,
 
 void write_latest(self_pointer self, const std::string& name);
 
+/// Changes of the run not yet durable, by what they change: a state soon
+/// (now, or when the write in flight is answered), progress alone a little
+/// later, so that its writes are coalesced.
+void write_pending(self_pointer self, const std::string& name) {
+  auto& type = self->state.types.at(name);
+  if (!type.run || type.sealed || type.durable >= type.changes)
+    return;
+  if (!type.shown || type.run->status.state != type.shown->state)
+    write_latest(self, name);
+  else
+    arm_persist(self, type, name, progress_write_interval);
+}
+
 /// The store has answered the write of change `version` of `name`, which
 /// held `written`.
 void on_written(self_pointer self, const std::string& name,
                 std::uint64_t version, action_status written,
                 const caf::error& err) {
   auto& type = self->state.types.at(name);
+  type.writing = false;
   if (err) {
     notify_waiters(type, version, err);
-    if (version == type.sent) {
-      // Nothing newer was sent: write the latest again later.
-      type.sent = type.durable;
+    if (!type.sealed && version > type.durable) {
       arm_persist(self, type, name, write_retry_interval);
       self->state.settings.report("cannot store the status of action '" + name
                                   + "' yet, trying again: "
@@ -302,30 +319,25 @@ void on_written(self_pointer self, const std::string& name,
     return; // a later change (a new run, a removal) is durable already
   type.durable = version;
   type.shown = std::move(written);
-  const auto& latest = type.run->status;
-  if (latest.state != type.shown->state)
-    write_latest(self, name); // changed while this write was in flight
-  else if (latest.progress != type.shown->progress)
-    arm_persist(self, type, name, progress_write_interval);
   // Progress shown before it was stored stays shown.
+  const auto& latest = type.run->status;
   if (latest.action_uid == type.shown->action_uid
       && latest.state == type.shown->state)
     type.shown->progress = latest.progress;
   tell_watchers(self, name);
   notify_waiters(type, version, {});
-}
-
-bool write_in_flight(const registered_type& type) {
-  return type.sent > type.durable;
+  write_pending(self, name);
 }
 
 /// Sends the type's latest change to the store, unless a write of the type
-/// is in flight: its answer sends the latest then.
+/// is in flight (its answer sends what is pending then) or the run is
+/// sealed.
 void write_latest(self_pointer self, const std::string& name) {
   auto& type = self->state.types.at(name);
-  if (write_in_flight(type))
+  if (type.writing || type.sealed)
     return;
-  auto version = type.sent = type.changes;
+  type.writing = true;
+  auto version = type.changes;
   auto written = type.run->status;
   store_write(self, *type.run,
               [self, name, version, written](const caf::error& err) {
@@ -343,8 +355,7 @@ void when_durable(self_pointer self, const std::string& name,
     return;
   }
   type.durability_waiters.emplace_back(type.changes, std::move(done));
-  if (type.sent < type.changes)
-    write_latest(self, name);
+  write_latest(self, name);
 }
 
 /// Makes the latest change of `name` visible: at once without a store;
@@ -355,7 +366,7 @@ void publish(self_pointer self, const std::string& name, bool state_changed) {
   const auto& latest = type.run->status;
   if (!self->state.settings.store) {
     type.shown = latest;
-    type.sent = type.durable = type.changes;
+    type.durable = type.changes;
     tell_watchers(self, name);
     return;
   }
@@ -453,8 +464,19 @@ void replace_failed(self_pointer self, const std::string& name,
 /// meanwhile; a run whose start cannot be stored waits, first in line, for
 /// the next try.
 void begin_run(self_pointer self, const std::string& name) {
-  in_turn(self, name, [self, name] {
-    auto record = *self->state.types.at(name).run;
+  in_turn(self, name, [self, name, uid = self->state.types.at(name)
+                                           .run->status.action_uid] {
+    auto& st = self->state;
+    const auto& run = st.types.at(name).run;
+    if (!run || run->status.action_uid != uid
+        || run->status.state != action_state::queued) {
+      // Cancelled while it waited for its turn: the slot is free again.
+      st.admitted.erase(name);
+      dispatch(self);
+      done_serving(self, name);
+      return;
+    }
+    auto record = *run;
     record.status.state = action_state::starting;
     record.status.start_time = now_millis();
     store_write(self, record, [self, name, record](const caf::error& err) {
@@ -489,6 +511,19 @@ void enqueue(self_pointer self, const std::string& name) {
              type.run->params);
   st.waiting.push_back(name);
   dispatch(self);
+}
+
+/// The type's run is about to be replaced or removed by a request to the
+/// store: what of its status is not written yet never will be (it would
+/// land after the request, and undo it).
+void seal(self_pointer self, const std::string& name) {
+  self->state.types.at(name).sealed = true;
+}
+
+/// The request failed: the run stays, and what of it is pending is written.
+void unseal(self_pointer self, const std::string& name) {
+  self->state.types.at(name).sealed = false;
+  write_pending(self, name);
 }
 
 caf::error refuse_start(const supervisor_state& st, const std::string& name,
@@ -526,9 +561,11 @@ void admit(self_pointer self, const std::string& name, action_params params,
   record.status.started_by = std::move(started_by);
   record.params = std::move(params);
   record.queue_order = st.next_queue_order++;
+  seal(self, name);
   store_write(self, record,
               [self, name, record, promise](const caf::error& err) mutable {
                 if (err) {
+                  unseal(self, name);
                   promise.deliver(err);
                 } else {
                   install(self->state.types.at(name), record);
@@ -544,9 +581,11 @@ void admit(self_pointer self, const std::string& name, action_params params,
 void remove_finished(self_pointer self, const std::string& name,
                      caf::typed_response_promise<action_status> promise) {
   auto removed = self->state.types.at(name).run->status;
+  seal(self, name);
   store_remove(self, removed,
                [self, name, removed, promise](const caf::error& err) mutable {
                  if (err) {
+                   unseal(self, name);
                    promise.deliver(err);
                  } else {
                    forget(self->state.types.at(name));
@@ -787,7 +826,7 @@ supervisor_behavior(self_pointer self, std::vector<action_type> types,
     [=](persist_atom, const std::string& name) {
       auto& type = self->state.types.at(name);
       type.persist_armed = false;
-      if (type.run && type.sent < type.changes)
+      if (type.run && type.durable < type.changes)
         write_latest(self, name);
     },
     [=](subscribe_atom, status_watcher_actor& watcher) {

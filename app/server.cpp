@@ -174,8 +174,8 @@ struct server::impl {
   // Declared before the actor system: destroyed after it, once every
   // worker that reports to it has quit.
   std::shared_ptr<process_monitor> monitor;
-  // Likewise: its thread finishes the writes queued and is joined after
-  // the store's actor is gone. None when statuses live in memory only.
+  // Likewise: the file is closed after the store's actor is gone. None
+  // when statuses live in memory only.
   std::shared_ptr<sqlite_store> store;
   caf::actor_system_config actor_config;
   caf::actor_system system;

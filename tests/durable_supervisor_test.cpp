@@ -4,6 +4,7 @@
 // controls: it answers at once, holds its answers until released, or fails.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -340,6 +341,29 @@ TEST_CASE_METHOD(fixture, "a start that cannot be stored keeps the run "
   CHECK(state_of("alpha") == s::starting);
 }
 
+TEST_CASE("a cancel that waited for the start's write ends the run before "
+          "its work begins") {
+  fixture f{{}, 1};
+  f.disk->hold = true;
+  f.send(start_atom::value, std::string{"alpha"}, action_params{},
+         std::string{});
+  f.send(cancel_atom::value, std::string{"alpha"});
+  CHECK_FALSE(f.answered());
+  f.disk->hold = false;
+  f.release();
+  auto started = f.answer();
+  REQUIRE(started);
+  CHECK(started->state == s::queued);
+  auto cancelled = f.answer();
+  REQUIRE(cancelled);
+  CHECK(cancelled->state == s::cancelled);
+  CHECK(f.work.runs.empty());
+  CHECK(f.on_disk("alpha").status.state == s::cancelled);
+  // Its slot, the only one, is free again.
+  REQUIRE(f.start_by("beta", ""));
+  CHECK(f.state_of("beta") == s::starting);
+}
+
 TEST_CASE_METHOD(fixture, "a shutdown while a start is being stored stops "
                           "that run too") {
   disk->hold = true;
@@ -392,6 +416,40 @@ TEST_CASE_METHOD(fixture, "removing a finished status waits for the store; "
   CHECK(answer()->state == s::completed);
   CHECK(get("alpha").error() == action_error::not_found);
   CHECK(disk->records.empty());
+}
+
+TEST_CASE_METHOD(fixture, "a run's status not written yet never lands after "
+                          "its removal or its replacement") {
+  REQUIRE(start_by("alpha", ""));
+  disk->hold = true;
+  report_started("alpha");  // `running` is being written...
+  report_finished("alpha", work_outcome::success()); // ...`completed` waits
+  const auto old_uid = work.runs.at("alpha").uid;
+
+  SECTION("removed") {
+    send(cancel_atom::value, std::string{"alpha"});
+    disk->hold = false;
+    release();
+    CHECK(answer()->state == s::completed);
+    advance(2s); // any timer that could still write
+    CHECK(disk->records.count("alpha") == 0);
+    CHECK(disk->writes.back() == "alpha removed");
+    CHECK(get("alpha").error() == action_error::not_found);
+  }
+  SECTION("replaced") {
+    send(start_atom::value, std::string{"alpha"}, action_params{},
+         std::string{});
+    disk->hold = false;
+    release();
+    auto next = answer();
+    REQUIRE(next);
+    advance(2s);
+    CHECK(on_disk("alpha").status.action_uid == next->action_uid);
+    CHECK(std::count(disk->writes.begin(), disk->writes.end(),
+                     "alpha completed")
+          == 0);
+    CHECK(next->action_uid != old_uid);
+  }
 }
 
 TEST_CASE_METHOD(fixture, "cancelling a live run answers once its new state "

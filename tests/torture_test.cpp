@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -119,6 +120,8 @@ struct type_model {
   std::size_t acknowledged = 0;
   /// What went wrong in the client thread (checked on the test's thread).
   std::vector<std::string> problems;
+  /// The last requests and their answers, to explain a failed check.
+  std::deque<std::string> history;
 };
 
 /// One client thread: drives its type until the server is gone.
@@ -165,6 +168,17 @@ private:
     model_.problems.push_back(name_ + ": " + what);
   }
 
+  /// Keeps the last few requests and answers.
+  void note(const std::string& method, const httplib::Result& res) {
+    auto& history = model_.history;
+    history.push_back(method + " "
+                      + (res ? std::to_string(res->status) + " " + res->body
+                             : "(no answer: " + httplib::to_string(res.error())
+                                 + ")"));
+    if (history.size() > 12)
+      history.pop_front();
+  }
+
   /// Notes the state shown for a run; it must follow the last one shown.
   void saw(const json& action) {
     auto uid = action.at("action_uid").get<std::string>();
@@ -193,6 +207,7 @@ private:
   /// gone.
   std::optional<json> get() {
     auto res = http_.Get(path_.c_str());
+    note("GET", res);
     if (!res)
       return std::nullopt;
     if (res->status == 200)
@@ -205,6 +220,7 @@ private:
   /// False once the server is gone (the request's outcome is then unknown).
   bool post() {
     auto res = http_.Post(path_.c_str());
+    note("POST", res);
     if (!res)
       return cut_off(type_model::uncertain::post);
     if (res->status == 200) {
@@ -220,6 +236,7 @@ private:
   /// `was_live`: what the last GET showed.
   bool remove(bool was_live) {
     auto res = http_.Delete(path_.c_str());
+    note("DELETE", res);
     if (!res)
       return cut_off(type_model::uncertain::remove);
     if (res->status == 200) {
@@ -335,6 +352,10 @@ void check_after_restart(const json& actions,
     if (found != shown.end())
       uid = found->second.at("action_uid").get<std::string>();
     INFO("shown " << (uid ? found->second.dump() : "(none)"));
+    std::string history;
+    for (const auto& line : model.history)
+      history += "\n  " + line;
+    INFO("last requests:" << history);
     if (uid != model.expected_uid) {
       using cut = type_model::uncertain;
       // Only the request the kill cut off may have changed the run: a
@@ -356,6 +377,7 @@ void check_after_restart(const json& actions,
     }
     model.expected_uid = uid;
     model.cut_off = type_model::uncertain::none;
+    model.history.clear();
   }
 }
 
