@@ -458,6 +458,23 @@ void replace_failed(self_pointer self, const std::string& name,
   run_ended(self, name);
 }
 
+/// `record` as it leaves the queue now.
+run_record as_starting(run_record record) {
+  record.status.state = action_state::starting;
+  record.status.start_time = now_millis();
+  return record;
+}
+
+/// The run of `name`, durable as `starting`: its work begins. A run whose
+/// start was being stored when the shutdown came is stopped at once.
+void start_work(self_pointer self, const std::string& name) {
+  auto& st = self->state;
+  const auto& type = st.types.at(name);
+  self->send(type.actor, begin_atom::value, type.run->status.action_uid);
+  if (st.stopped)
+    self->send(type.actor, abort_atom::value, st.stop_grace);
+}
+
 /// A run given a slot: its move to `starting` is made durable before its
 /// work begins, so that a restart never finds a run queued whose work may
 /// have run (it would run twice). Starts and cancels of the type wait
@@ -476,12 +493,9 @@ void begin_run(self_pointer self, const std::string& name) {
       done_serving(self, name);
       return;
     }
-    auto record = *run;
-    record.status.state = action_state::starting;
-    record.status.start_time = now_millis();
+    auto record = as_starting(*run);
     store_write(self, record, [self, name, record](const caf::error& err) {
       auto& st = self->state;
-      auto& type = st.types.at(name);
       if (err) {
         st.admitted.erase(name);
         st.waiting.push_front(name);
@@ -490,27 +504,33 @@ void begin_run(self_pointer self, const std::string& name) {
                            + "' yet, trying again: "
                            + self->system().render(err));
       } else {
-        install(type, record);
+        install(st.types.at(name), record);
         tell_watchers(self, name);
-        self->send(type.actor, begin_atom::value, record.status.action_uid);
-        if (st.stopped) {
-          // The shutdown came while this start was being stored.
-          self->send(type.actor, abort_atom::value, st.stop_grace);
-        }
+        start_work(self, name);
       }
       done_serving(self, name);
     });
   });
 }
 
-/// Hands a queued run to its action actor and to the queue for a slot.
-void enqueue(self_pointer self, const std::string& name) {
-  auto& st = self->state;
-  auto& type = st.types.at(name);
+/// Hands a queued run to its action actor.
+void hand_over(self_pointer self, const std::string& name) {
+  const auto& type = self->state.types.at(name);
   self->send(type.actor, queue_atom::value, type.run->status.action_uid,
              type.run->params);
-  st.waiting.push_back(name);
+}
+
+/// Hands a queued run to its action actor and to the queue for a slot.
+void enqueue(self_pointer self, const std::string& name) {
+  hand_over(self, name);
+  self->state.waiting.push_back(name);
   dispatch(self);
+}
+
+/// Whether a run admitted now gets a slot at once: nothing waits before it.
+bool slot_free_now(const supervisor_state& st) {
+  return !st.stopped && st.waiting.empty()
+         && st.admitted.size() < st.settings.max_running_actions;
 }
 
 /// The type's run is about to be replaced or removed by a request to the
@@ -544,7 +564,9 @@ caf::error refuse_start(const supervisor_state& st, const std::string& name,
 }
 
 /// A start: the new run replaces the type's previous one once it is
-/// durable; until then nothing changes.
+/// durable; until then nothing changes. A run that gets a slot at once is
+/// stored as `starting` right away (its start is durable before its work
+/// begins, in the same write); the answer is the run as accepted, `queued`.
 void admit(self_pointer self, const std::string& name, action_params params,
            std::string started_by,
            caf::typed_response_promise<action_status> promise) {
@@ -561,20 +583,34 @@ void admit(self_pointer self, const std::string& name, action_params params,
   record.status.started_by = std::move(started_by);
   record.params = std::move(params);
   record.queue_order = st.next_queue_order++;
+  const bool starts_now = slot_free_now(st);
+  if (starts_now)
+    st.admitted.insert(name); // the slot is kept while the write is in flight
+  auto stored = starts_now ? as_starting(record) : record;
   seal(self, name);
-  store_write(self, record,
-              [self, name, record, promise](const caf::error& err) mutable {
-                if (err) {
-                  unseal(self, name);
-                  promise.deliver(err);
-                } else {
-                  install(self->state.types.at(name), record);
-                  tell_watchers(self, name);
-                  enqueue(self, name);
-                  promise.deliver(record.status);
-                }
-                done_serving(self, name);
-              });
+  store_write(self, stored, [self, name, stored, starts_now, accepted =
+                             record.status, promise](const caf::error& err) mutable {
+    auto& st = self->state;
+    if (err) {
+      unseal(self, name);
+      if (starts_now) {
+        st.admitted.erase(name);
+        dispatch(self);
+      }
+      promise.deliver(err);
+    } else {
+      install(st.types.at(name), stored);
+      tell_watchers(self, name);
+      if (starts_now) {
+        hand_over(self, name);
+        start_work(self, name);
+      } else {
+        enqueue(self, name);
+      }
+      promise.deliver(accepted);
+    }
+    done_serving(self, name);
+  });
 }
 
 /// A DELETE of a finished run: its status goes once the removal is durable.

@@ -226,18 +226,19 @@ TEST_CASE_METHOD(fixture, "a start is answered once the new run is durable, "
   CHECK(accepted->started_by == "alice@example.com");
   CHECK(accepted->creation_time > 0);
   CHECK(accepted->start_time == 0);
+  // A slot was free: the run was stored as starting at once, and its work
+  // began once that was durable.
   const auto& record = on_disk("alpha");
-  CHECK(record.status == *accepted);
+  CHECK(record.status.action_uid == accepted->action_uid);
+  CHECK(record.status.state == s::starting);
+  CHECK(record.status.creation_time == accepted->creation_time);
+  CHECK(record.status.start_time >= accepted->creation_time);
+  CHECK(record.status.started_by == "alice@example.com");
   CHECK(record.params.at("target").text == "db1");
-  // The run was given a slot: its work begins once `starting` is durable.
-  CHECK(work.runs.empty());
-  CHECK(state_of("alpha") == s::queued);
-  release();
   CHECK(work.runs.count("alpha") == 1);
-  CHECK(on_disk("alpha").status.state == s::starting);
   auto starting = get("alpha");
   CHECK(starting->state == s::starting);
-  CHECK(starting->start_time >= starting->creation_time);
+  CHECK(starting->start_time == record.status.start_time);
   disk->hold = false;
   report_started("alpha");
   report_finished("alpha", work_outcome::success());
@@ -322,33 +323,42 @@ TEST_CASE_METHOD(fixture, "a change of state is shown once durable; progress "
   CHECK(on_disk("alpha").status.progress == 70.0);
 }
 
-TEST_CASE_METHOD(fixture, "a start that cannot be stored keeps the run "
-                          "queued, first in line, and is tried again") {
-  disk->hold = true;
-  send(start_atom::value, std::string{"alpha"}, action_params{},
-       std::string{"alice@example.com"});
-  release(); // the run is admitted; its move to starting is being written
-  REQUIRE(answer());
-  release("I/O error");
-  CHECK(work.runs.empty());
-  CHECK(state_of("alpha") == s::queued);
-  CHECK(on_disk("alpha").status.state == s::queued);
-  REQUIRE(reports.size() == 1);
-  CHECK_THAT(reports[0], Catch::Contains("start of action 'alpha'"));
-  disk->hold = false;
-  advance(1s);
-  CHECK(work.runs.count("alpha") == 1);
-  CHECK(state_of("alpha") == s::starting);
+TEST_CASE("a queued run whose start cannot be stored stays queued, first "
+          "in line, and is tried again") {
+  fixture f{{}, 1};
+  f.start_running("beta");
+  REQUIRE(f.start_by("alpha", "alice@example.com")); // waits for the slot
+  f.disk->hold = true;
+  f.report_finished("beta", work_outcome::success());
+  // The slot is free; alpha's move to starting is being written.
+  f.release("I/O error");
+  CHECK(f.work.runs.count("alpha") == 0);
+  CHECK(f.state_of("alpha") == s::queued);
+  CHECK(f.on_disk("alpha").status.state == s::queued);
+  // Both writes failed: beta's end and alpha's start; both are retried.
+  CHECK(std::count_if(f.reports.begin(), f.reports.end(), [](const auto& line) {
+          return line.find("start of action 'alpha'") != std::string::npos;
+        })
+        == 1);
+  f.disk->hold = false;
+  f.advance(1s);
+  CHECK(f.work.runs.count("alpha") == 1);
+  CHECK(f.state_of("alpha") == s::starting);
+  CHECK(f.state_of("beta") == s::completed);
 }
 
 TEST_CASE("a cancel that waited for the start's write ends the run before "
           "its work begins") {
   fixture f{{}, 1};
+  f.start_running("beta");
   f.disk->hold = true;
   f.send(start_atom::value, std::string{"alpha"}, action_params{},
          std::string{});
   f.send(cancel_atom::value, std::string{"alpha"});
   CHECK_FALSE(f.answered());
+  // The slot frees while alpha's admission is being written: alpha gets
+  // it, but its start waits behind the cancel.
+  f.report_finished("beta", work_outcome::success());
   f.disk->hold = false;
   f.release();
   auto started = f.answer();
@@ -357,11 +367,11 @@ TEST_CASE("a cancel that waited for the start's write ends the run before "
   auto cancelled = f.answer();
   REQUIRE(cancelled);
   CHECK(cancelled->state == s::cancelled);
-  CHECK(f.work.runs.empty());
+  CHECK(f.work.runs.count("alpha") == 0);
   CHECK(f.on_disk("alpha").status.state == s::cancelled);
   // Its slot, the only one, is free again.
-  REQUIRE(f.start_by("beta", ""));
-  CHECK(f.state_of("beta") == s::starting);
+  REQUIRE(f.start_by("gamma", ""));
+  CHECK(f.state_of("gamma") == s::starting);
 }
 
 TEST_CASE_METHOD(fixture, "a shutdown while a start is being stored stops "
