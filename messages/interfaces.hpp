@@ -84,9 +84,10 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<cancel_atom, std::string>::with<action_status>,
   /// Pushed by action actors on every change of their run.
   caf::reacts_to<status_atom, action_status>,
-  /// Refuses new runs, stops every live one (a queued run is `cancelled`, a
-  /// started one `aborted` unless it ends otherwise first) and answers, once
-  /// all of them are terminal, how many ended `aborted`. The grace is how
+  /// Refuses new runs, stops every live one (a started one ends `aborted`
+  /// unless it ends otherwise first; a queued one `cancelled`, or, with a
+  /// store, stays queued for the next start) and answers, once all of them
+  /// are terminal and stored, how many ended `aborted`. The grace is how
   /// long work may take to stop before it is killed.
   caf::replies_to<shutdown_atom, caf::timespan>::with<std::size_t>,
   /// From now on, tells the watcher of every change, starting with one
