@@ -19,6 +19,7 @@
 #include "http/change_wait.hpp"
 #include "http/metrics.hpp"
 #include "running_server.hpp"
+#include "response_log.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -67,6 +68,7 @@ httplib::Client client_of(const running_server& server,
   client.set_basic_auth(email.c_str(), password);
   client.set_connection_timeout(5s);
   client.set_read_timeout(90s);
+  cluster_actions::testing::record_responses(client);
   return client;
 }
 

@@ -32,6 +32,7 @@
 #include "http/rest_api.hpp"
 #include "messages/type_ids.hpp"
 #include "running_server.hpp"
+#include "response_log.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -159,6 +160,7 @@ httplib::Client make_client(int port) {
   httplib::Client client{"127.0.0.1", port};
   client.set_connection_timeout(5s);
   client.set_read_timeout(10s);
+  cluster_actions::testing::record_responses(client);
   return client;
 }
 

@@ -26,6 +26,7 @@
 #include "app/server.hpp"
 #include "app/tls.hpp"
 #include "running_server.hpp"
+#include "response_log.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -73,6 +74,7 @@ verifying_client(const std::string& host, int port, const std::string& ca_file,
   client->enable_server_certificate_verification(true);
   client->set_connection_timeout(5s);
   client->set_read_timeout(10s);
+  cluster_actions::testing::record_responses(*client);
   if (!email.empty())
     client->set_basic_auth(email.c_str(), password);
   return client;

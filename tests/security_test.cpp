@@ -33,6 +33,7 @@
 #include "http/audit_log.hpp"
 #include "http/password_hash.hpp"
 #include "running_server.hpp"
+#include "response_log.hpp"
 #include "test_support.hpp"
 #include "tls_probe.hpp"
 
@@ -136,6 +137,7 @@ httplib::Client client_of(int port, const std::string& user = "",
   client.set_connection_timeout(5s);
   client.set_read_timeout(10s);
   client.set_interface(from.c_str());
+  cluster_actions::testing::record_responses(client);
   if (!user.empty())
     client.set_basic_auth(user.c_str(), password.c_str());
   return client;

@@ -41,6 +41,7 @@
 
 #include "app/tls.hpp"
 #include "running_server.hpp"
+#include "response_log.hpp"
 #include "server_process.hpp"
 #include "test_support.hpp"
 #include "tls_probe.hpp"
@@ -128,6 +129,7 @@ httplib::Client make_client(int port, const std::string& user,
     client.set_ca_cert_path(certificate.c_str());
     client.enable_server_certificate_verification(true);
   }
+  cluster_actions::testing::record_responses(client);
   client.set_connection_timeout(5s);
   client.set_read_timeout(10s);
   client.set_basic_auth(user.c_str(), pass.c_str());
