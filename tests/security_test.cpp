@@ -405,7 +405,8 @@ TEST_CASE("behind trusted proxies, X-Forwarded-For names the client") {
   }
 }
 
-TEST_CASE("an unknown email takes as long to refuse as a wrong password") {
+TEST_CASE("an unknown email takes as long to refuse as a wrong password",
+          "[timing]") {
   temp_dir dir;
   auto config = plain_config(dir);
   // A hash of the same cost for every hashed user, as hash-password makes
